@@ -1,0 +1,77 @@
+"""Writing a build to ``out/``: atomic, and only what changed.
+
+Each file is written to a temporary file in its own folder, fsynced and
+renamed over the old one (``os.replace`` is atomic on POSIX), so a reader
+polling the folder sees the old bytes or the new, never a mix. A file whose
+bytes are already right is not touched, so its mtime -- and with it a
+server's Last-Modified and ETag -- stays the same.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import PublishError
+
+
+@dataclass
+class PublishReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically make ``path`` hold ``data``; False if it already did."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the files are meant to be served
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return True
+
+
+def safe_relative(name: str) -> PurePosixPath:
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"refusing to write outside out/: {name!r}")
+    return rel
+
+
+def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
+    """Write ``files`` (POSIX paths relative to ``out_dir``) in sorted order."""
+    report = PublishReport()
+    for name in sorted(files):
+        target = out_dir.joinpath(*safe_relative(name).parts)
+        try:
+            changed = write_if_changed(target, files[name])
+        except OSError as exc:
+            raise PublishError(f"{target}: cannot write ({exc.strerror}); check space and permissions") from exc
+        (report.written if changed else report.unchanged).append(name)
+    return report

@@ -1,0 +1,75 @@
+"""Shared feedgen set-up for the RSS and Atom renderers.
+
+feedgen 1.0.0 (pinned) does most of the XML work; its known traps are handled
+here and in the post-processing of each renderer:
+
+* it stamps ``datetime.now()`` into feed and entry dates left unset, so every
+  date is set explicitly from the data (output must be deterministic);
+* ``add_entry`` prepends by default, so entries are appended in our order;
+* name-only authors vanish from RSS (``<author>`` must be an email), so every
+  item also gets ``dc:creator``;
+* the RSS channel ``<link>`` is the last link added, not the first;
+* in Atom, entry ``<link>`` keeps only ``href`` (upstream issue #135) -- fixed
+  in :mod:`feeds.render.atom`.
+"""
+
+from __future__ import annotations
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+
+from ..model import Feed, Person, Update
+
+GENERATOR = "feeds"
+
+
+def _person(p: Person) -> dict[str, str]:
+    out = {"name": p.name}
+    if p.email:
+        out["email"] = p.email
+    if p.uri:
+        out["uri"] = p.uri
+    return out
+
+
+def generator(feed: Feed, self_url: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    # dc:creator in RSS only; Atom has its own <author>.
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(feed.id)
+    fg.title(feed.title)
+    fg.description(feed.subtitle or feed.title)  # RSS requires a non-empty description
+    fg.link(href=self_url, rel="self")
+    if feed.related:
+        fg.link(href=feed.related, rel="related", type="text/html")
+    # RSS's channel <link> is the *last* link given (despite feedgen's comment
+    # saying "first"); it must be the HTML page, so alternate goes last.
+    fg.link(href=feed.page_url, rel="alternate", type="text/html")
+    fg.language(feed.language)
+    fg.updated(feed.updated)
+    fg.lastBuildDate(feed.updated)
+    fg.generator(GENERATOR)
+    for person in feed.authors:
+        fg.author(_person(person))
+    for tag in feed.tags:
+        fg.category(term=tag)
+    for update in feed.entries:
+        _entry(fg.add_entry(order="append"), update)
+    return fg
+
+
+def _entry(fe: FeedEntry, update: Update) -> None:
+    fe.id(update.id)
+    fe.guid(update.id, permalink=False)  # a tag: URI is not a URL a browser can open
+    fe.title(update.title)
+    fe.link(href=update.url, rel="alternate")
+    fe.published(update.published)
+    fe.updated(update.updated)
+    fe.description(update.summary, isSummary=True)
+    if update.html:
+        fe.content(update.html, type="html")
+    for person in update.authors:
+        fe.author(_person(person))
+        fe.dc.dc_creator(person.name, replace=False)
+    for tag in update.tags:
+        fe.category(term=tag)

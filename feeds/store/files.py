@@ -1,0 +1,138 @@
+"""The file store: ``data/site.toml`` and one ``data/<slug>.md`` per story.
+
+Files whose names start with ``_`` or ``.`` are ignored (drafts, editor swap
+files). Every file is read whole, once, and validated before anything is
+returned, so a build either sees a consistent store or reports every problem.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import Problem, StoreError
+from ..model import ID_AUTHORITY_RE, Site, Snapshot, Story
+from ..timeutil import TimeError, zone
+from .people import person
+from .problems import Problems, Table, decode_utf8, toml_error
+from .storyfile import LANGUAGE_RE, parse_story
+
+SITE_FILE = "site.toml"
+SITE_KEYS = (
+    "title", "base_url", "id_authority", "author", "language", "timezone",
+    "items_per_feed", "description",
+)
+
+
+class FileStore:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def story_paths(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p for p in self.root.glob("*.md") if not p.name.startswith(("_", ".")) and p.is_file()
+        )
+
+    def load(self) -> Snapshot:
+        problems: list[Problem] = []
+        site_path = self.root / SITE_FILE
+        if not self.root.is_dir():
+            raise StoreError([Problem(self.root, None, "no such folder; pass --data DIR or create it")])
+        if not site_path.is_file():
+            raise StoreError([Problem(
+                site_path, None,
+                "missing: create it with title, base_url, id_authority and author (see README)",
+            )])
+        site = load_site(site_path, site_path.read_bytes(), problems)
+        if site is None:
+            raise StoreError(problems)
+        stories: list[Story] = []
+        for path in self.story_paths():
+            file_problems = Problems(path)
+            story = parse_story(path, path.read_bytes(), site, file_problems)
+            problems.extend(file_problems.items)
+            if story is not None:
+                stories.append(story)
+        if problems:
+            raise StoreError(problems)
+        return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
+
+
+def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
+    problems = Problems(path)
+    text = decode_utf8(raw, problems)
+    data: dict[str, object] = {}
+    if text is not None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line, message = toml_error(str(exc))
+            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
+    if problems:
+        found.extend(problems.items)
+        return None
+    table = Table(data, text.split("\n") if text else [], 1, problems)
+    table.reject_unknown(SITE_KEYS, SITE_FILE)
+    title = table.string("title", required=True)
+    base_url = table.string("base_url", required=True)
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            table.complain(
+                "base_url",
+                f"base_url {base_url!r} must be an absolute http(s) URL such as "
+                '"https://news.example.org/live/"',
+            )
+        base_url = base_url.rstrip("/") + "/"
+    id_authority = table.string("id_authority")
+    if "id_authority" not in data:
+        host = urlsplit(base_url).hostname or "example.org"
+        problems.add(
+            None,
+            f'missing id_authority: add id_authority = "{host},2026" (a domain or email you '
+            "control and a date when you did); it is part of every item id and must never change",
+        )
+    elif not ID_AUTHORITY_RE.match(id_authority):
+        table.complain(
+            "id_authority",
+            f"id_authority {id_authority!r} must be a domain or email and a date, as RFC 4151 "
+            'tag: URIs need: "example.org,2018" or "desk@example.org,2018-05-16"',
+        )
+    author = None
+    if "author" not in data:
+        problems.add(None, 'missing author: add author = "Newsroom name" (or "Name <email>")')
+    else:
+        who = person(data["author"])
+        if isinstance(who, str):
+            table.complain("author", who)
+        else:
+            author = who
+    language = table.string("language", default="en")
+    if not LANGUAGE_RE.match(language):
+        table.complain("language", f'language {language!r} is not a language tag like "en"')
+    tz_name = table.string("timezone", default="UTC")
+    try:
+        zone(tz_name)
+    except TimeError as exc:
+        table.complain("timezone", str(exc))
+    items = data.get("items_per_feed", 50)
+    if not isinstance(items, int) or isinstance(items, bool) or not 1 <= items <= 10_000:
+        table.complain("items_per_feed", "items_per_feed must be a whole number from 1 to 10000")
+        items = 50
+    description = table.string("description")
+    if problems or author is None:
+        found.extend(problems.items)
+        return None
+    return Site(
+        title=title,
+        base_url=base_url,
+        id_authority=id_authority,
+        author=author,
+        language=language,
+        timezone=tz_name,
+        items_per_feed=items,
+        description=description,
+    )

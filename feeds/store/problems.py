@@ -1,0 +1,103 @@
+"""Collecting every problem in a file before giving up, with line numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import Problem
+
+
+class Problems:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[Problem] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        self.items.append(Problem(self.path, line, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def decode_utf8(raw: bytes, problems: Problems) -> str | None:
+    """Text of a UTF-8 file (a BOM is tolerated), newlines normalised to \\n."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.add(
+            line,
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8 in your editor",
+        )
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_error(message: str) -> tuple[int | None, str]:
+    """Split tomllib's "... (at line 3, column 7)" into (3, "...")."""
+    m = _TOML_POS.search(message)
+    if not m:
+        return None, message
+    return int(m[1]), message[: m.start()]
+
+
+def key_line(lines: list[str], key: str, first_line: int) -> int | None:
+    """The line number where ``key = ...`` is set, for messages about its value."""
+    pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+    for i, line in enumerate(lines):
+        if pattern.match(line):
+            return first_line + i
+    return None
+
+
+class Table:
+    """A parsed TOML table plus what is needed to point at its lines in errors."""
+
+    def __init__(
+        self, data: dict[str, object], lines: list[str], first_line: int, problems: Problems
+    ) -> None:
+        self.data = data
+        self.lines = lines
+        self.first_line = first_line
+        self.problems = problems
+
+    def line_of(self, key: str) -> int | None:
+        return key_line(self.lines, key, self.first_line)
+
+    def complain(self, key: str, message: str) -> None:
+        self.problems.add(self.line_of(key) or self.first_line, message)
+
+    def reject_unknown(self, allowed: tuple[str, ...], what: str) -> None:
+        for key in self.data:
+            if key not in allowed:
+                hint = ", ".join(allowed)
+                self.complain(key, f"unknown key {key!r} in {what}; the keys are: {hint}")
+
+    def string(self, key: str, *, required: bool = False, default: str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.problems.add(
+                    self.first_line, f"missing {key}: add a line like {key} = \"...\""
+                )
+            return default
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.complain(key, f"{key} must be a non-empty string in quotes: {key} = \"...\"")
+            return default
+        return value.strip()
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.complain(key, f"{key} must be a list of strings: {key} = [\"one\", \"two\"]")
+            return None
+        return tuple(v.strip() for v in value)

@@ -1,0 +1,154 @@
+"""Time handling: zones, local timestamps, and the formats feeds need.
+
+Every datetime that leaves this module is timezone-aware. Local wall-clock
+times are resolved against an IANA zone with :mod:`zoneinfo`, so half-hour
+offsets (Asia/Tehran was UTC+04:30 in May 2018) and DST changes are right, and
+a wall-clock time that a DST change skips or repeats is refused unless an
+explicit UTC offset says which instant is meant.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: A clock returns "now" as an aware datetime; tests pass a fixed one.
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class TimeError(ValueError):
+    """A timestamp or zone the store cannot use; the message says how to fix it."""
+
+
+def require_aware(dt: datetime, what: str) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise TypeError(f"{what} must be timezone-aware, got naive {dt!r}")
+    return dt
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name`` (``Asia/Tehran``), or a TimeError."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise TimeError(f"{name!r} is not an IANA timezone name (like \"Europe/Lisbon\")")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TimeError(
+            f"unknown timezone {name!r}: use an IANA name such as \"Asia/Tehran\" or "
+            f"\"America/New_York\" (see `python -m zoneinfo` or tzdata's zone1970.tab)"
+        ) from exc
+
+
+_OFFSET = re.compile(r"^(?:Z|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2}))$")
+
+
+def parse_offset(text: str) -> timedelta:
+    """``+04:30``, ``-0500`` or ``Z`` as a timedelta."""
+    m = _OFFSET.match(text)
+    if not m:
+        raise TimeError(f"{text!r} is not a UTC offset; write it like +04:30, -05:00 or Z")
+    if text == "Z":
+        return timedelta(0)
+    hours, minutes = int(m["h"]), int(m["m"])
+    if hours > 23 or minutes > 59:
+        raise TimeError(f"{text!r} is not a UTC offset (hours run 00-23, minutes 00-59)")
+    delta = timedelta(hours=hours, minutes=minutes)
+    return -delta if m["sign"] == "-" else delta
+
+
+def format_offset(delta: timedelta) -> str:
+    total = int(delta.total_seconds()) // 60
+    sign = "-" if total < 0 else "+"
+    hours, minutes = divmod(abs(total), 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def naive_local(date_text: str, time_text: str) -> datetime:
+    """Parse ``2018-05-17`` and ``02:30`` (or ``02:30:15``) into a naive datetime.
+
+    The messages name the field that is out of range, because a reporter typing
+    at 3 a.m. is more helped by "hours run 00-23" than by "invalid value".
+    """
+    dm = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", date_text)
+    if not dm:
+        raise TimeError(f"{date_text!r} is not a date; write it as YYYY-MM-DD")
+    tm = re.fullmatch(r"(\d{2}):(\d{2})(?::(\d{2}))?", time_text)
+    if not tm:
+        raise TimeError(f"{time_text!r} is not a time; write it as HH:MM (24-hour)")
+    year, month, day = (int(g) for g in dm.groups())
+    hour, minute = int(tm[1]), int(tm[2])
+    second = int(tm[3] or 0)
+    stamp = f"{date_text} {time_text}"
+    if not 1 <= month <= 12:
+        raise TimeError(f"{stamp!r} is not a date (months run 01-12)")
+    if hour > 23:
+        raise TimeError(f"{stamp!r} is not a time (hours run 00-23)")
+    if minute > 59:
+        raise TimeError(f"{stamp!r} is not a time (minutes run 00-59)")
+    if second > 59:
+        raise TimeError(f"{stamp!r} is not a time (seconds run 00-59)")
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:
+        raise TimeError(f"{stamp!r} is not a date: {year}-{month:02d} has no day {day}") from exc
+
+
+def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None) -> datetime:
+    """The aware instant of wall-clock ``local`` in ``tz``.
+
+    On a DST change a wall-clock time can be skipped (spring forward) or occur
+    twice (fall back). Both are errors unless ``offset`` names one of the two
+    offsets the zone uses around that moment; an offset the zone never uses
+    there is an error too, because it is almost always a typo.
+    """
+    if local.tzinfo is not None:
+        raise TypeError("resolve_local takes a naive wall-clock time")
+    first = local.replace(tzinfo=tz, fold=0)
+    second = local.replace(tzinfo=tz, fold=1)
+    off_first, off_second = first.utcoffset(), second.utcoffset()
+    assert off_first is not None and off_second is not None
+    stamp = local.strftime("%Y-%m-%d %H:%M")
+    key = tz.key
+    # A time in a gap does not survive a round trip through UTC.
+    exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+    candidates = [off_first] if off_first == off_second else [off_first, off_second]
+    if offset is not None:
+        if offset not in candidates:
+            valid = " or ".join(format_offset(o) for o in candidates)
+            raise TimeError(
+                f"offset {format_offset(offset)} is not used by {key} at {stamp} "
+                f"(it is {valid} there); fix the offset or remove it"
+            )
+        return local.replace(tzinfo=timezone(offset)).astimezone(tz)
+    if not exists:
+        raise TimeError(
+            f"{stamp} does not exist in {key}: clocks skip it when daylight saving starts; "
+            f"add the offset you mean, e.g. \"{stamp} {format_offset(off_first)}\""
+        )
+    if off_first != off_second:
+        raise TimeError(
+            f"{stamp} happens twice in {key} (clocks go back); add the offset you mean: "
+            f"\"{stamp} {format_offset(off_first)}\" for the first, "
+            f"\"{stamp} {format_offset(off_second)}\" for the second"
+        )
+    return first
+
+
+def rfc3339(dt: datetime) -> str:
+    """``2018-05-17T02:30:00+04:30``; UTC is written ``Z``."""
+    require_aware(dt, "rfc3339()")
+    text = dt.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def rfc822(dt: datetime) -> str:
+    """RFC 822 date with a four-digit year, independent of the locale."""
+    require_aware(dt, "rfc822()")
+    return email.utils.format_datetime(dt)
