@@ -13,12 +13,20 @@ from .publish import publish
 from .store import FileStore
 
 DATA_OPTION = click.option(
-    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-    show_default=True, help="The store: site.toml and one <slug>.md per story.",
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="The store: site.toml and one <slug>.md per story.",
 )
 OUT_OPTION = click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-    show_default=True, help="Where the feeds are written.",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Where the feeds are written.",
 )
 
 
@@ -47,8 +55,10 @@ def build(data_dir: Path, out_dir: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     if report.written:
         n = len(report.written)
-        click.echo(f"{n} file{'s' if n != 1 else ''} written to {out_dir}, "
-                   f"{len(report.unchanged)} unchanged")
+        click.echo(
+            f"{n} file{'s' if n != 1 else ''} written to {out_dir}, "
+            f"{len(report.unchanged)} unchanged"
+        )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ server's Last-Modified and ETag -- stays the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -48,10 +49,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; the files are meant to be served
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(path.parent)
     return True
@@ -72,6 +71,8 @@ def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
         try:
             changed = write_if_changed(target, files[name])
         except OSError as exc:
-            raise PublishError(f"{target}: cannot write ({exc.strerror}); check space and permissions") from exc
+            raise PublishError(
+                f"{target}: cannot write ({exc.strerror}); check space and permissions"
+            ) from exc
         (report.written if changed else report.unchanged).append(name)
     return report

@@ -9,6 +9,7 @@ because a feed reader has no page to resolve them against.
 from __future__ import annotations
 
 import re
+
 import nh3
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt

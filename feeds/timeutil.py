@@ -36,13 +36,13 @@ def require_aware(dt: datetime, what: str) -> datetime:
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name`` (``Asia/Tehran``), or a TimeError."""
     if not isinstance(name, str) or not name or name != name.strip():
-        raise TimeError(f"{name!r} is not an IANA timezone name (like \"Europe/Lisbon\")")
+        raise TimeError(f'{name!r} is not an IANA timezone name (like "Europe/Lisbon")')
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise TimeError(
-            f"unknown timezone {name!r}: use an IANA name such as \"Asia/Tehran\" or "
-            f"\"America/New_York\" (see `python -m zoneinfo` or tzdata's zone1970.tab)"
+            f'unknown timezone {name!r}: use an IANA name such as "Asia/Tehran" or '
+            f'"America/New_York" (see `python -m zoneinfo` or tzdata\'s zone1970.tab)'
         ) from exc
 
 
@@ -130,13 +130,13 @@ def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None
     if not exists:
         raise TimeError(
             f"{stamp} does not exist in {key}: clocks skip it when daylight saving starts; "
-            f"add the offset you mean, e.g. \"{stamp} {format_offset(off_first)}\""
+            f'add the offset you mean, e.g. "{stamp} {format_offset(off_first)}"'
         )
     if off_first != off_second:
         raise TimeError(
             f"{stamp} happens twice in {key} (clocks go back); add the offset you mean: "
-            f"\"{stamp} {format_offset(off_first)}\" for the first, "
-            f"\"{stamp} {format_offset(off_second)}\" for the second"
+            f'"{stamp} {format_offset(off_first)}" for the first, '
+            f'"{stamp} {format_offset(off_second)}" for the second'
         )
     return first
 

@@ -32,14 +32,14 @@ def _person(p: Person) -> dict[str, str]:
     return out
 
 
-def generator(feed: Feed, self_url: str) -> FeedGenerator:
+def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
     fg = FeedGenerator()
     # dc:creator in RSS only; Atom has its own <author>.
     fg.load_extension("dc", atom=False, rss=True)
     fg.id(feed.id)
     fg.title(feed.title)
     fg.description(feed.subtitle or feed.title)  # RSS requires a non-empty description
-    fg.link(href=self_url, rel="self")
+    fg.link(href=self_url, rel="self", type=self_type)
     if feed.related:
         fg.link(href=feed.related, rel="related", type="text/html")
     # RSS's channel <link> is the *last* link given (despite feedgen's comment

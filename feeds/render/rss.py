@@ -13,6 +13,6 @@ MEDIA_TYPE = "application/rss+xml"
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
-    fg = generator(feed, self_url)
+    fg = generator(feed, self_url, MEDIA_TYPE)
     out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return out

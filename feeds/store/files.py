@@ -20,8 +20,14 @@ from .storyfile import LANGUAGE_RE, parse_story
 
 SITE_FILE = "site.toml"
 SITE_KEYS = (
-    "title", "base_url", "id_authority", "author", "language", "timezone",
-    "items_per_feed", "description",
+    "title",
+    "base_url",
+    "id_authority",
+    "author",
+    "language",
+    "timezone",
+    "items_per_feed",
+    "description",
 )
 
 
@@ -40,12 +46,20 @@ class FileStore:
         problems: list[Problem] = []
         site_path = self.root / SITE_FILE
         if not self.root.is_dir():
-            raise StoreError([Problem(self.root, None, "no such folder; pass --data DIR or create it")])
+            raise StoreError(
+                [Problem(self.root, None, "no such folder; pass --data DIR or create it")]
+            )
         if not site_path.is_file():
-            raise StoreError([Problem(
-                site_path, None,
-                "missing: create it with title, base_url, id_authority and author (see README)",
-            )])
+            raise StoreError(
+                [
+                    Problem(
+                        site_path,
+                        None,
+                        "missing: create it with title, base_url, id_authority and author "
+                        "(see README)",
+                    )
+                ]
+            )
         site = load_site(site_path, site_path.read_bytes(), problems)
         if site is None:
             raise StoreError(problems)
@@ -80,7 +94,12 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
     base_url = table.string("base_url", required=True)
     if base_url:
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
             table.complain(
                 "base_url",
                 f"base_url {base_url!r} must be an absolute http(s) URL such as "

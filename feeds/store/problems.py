@@ -82,12 +82,10 @@ class Table:
         value = self.data.get(key)
         if value is None:
             if required:
-                self.problems.add(
-                    self.first_line, f"missing {key}: add a line like {key} = \"...\""
-                )
+                self.problems.add(self.first_line, f'missing {key}: add a line like {key} = "..."')
             return default
         if not isinstance(value, str) or (required and not value.strip()):
-            self.complain(key, f"{key} must be a non-empty string in quotes: {key} = \"...\"")
+            self.complain(key, f'{key} must be a non-empty string in quotes: {key} = "..."')
             return default
         return value.strip()
 
@@ -98,6 +96,6 @@ class Table:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            self.complain(key, f"{key} must be a list of strings: {key} = [\"one\", \"two\"]")
+            self.complain(key, f'{key} must be a list of strings: {key} = ["one", "two"]')
             return None
         return tuple(v.strip() for v in value)

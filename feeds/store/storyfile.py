@@ -44,7 +44,15 @@ from .people import person
 from .problems import Problems, Table, decode_utf8, toml_error
 
 FRONT_MATTER_KEYS = (
-    "title", "summary", "link", "timezone", "language", "authors", "tags", "status", "created",
+    "title",
+    "summary",
+    "link",
+    "timezone",
+    "language",
+    "authors",
+    "tags",
+    "status",
+    "created",
 )
 HEADING_ATTRS = ("author",)
 SUMMARY_CHARS = 300
@@ -60,7 +68,9 @@ _HEADING = re.compile(
     re.X,
 )
 _REST = re.compile(r"^(?:\s+[—–-]\s*(?P<title>.*?))?\s*(?:\{(?P<attrs>[^{}]*)\})?\s*$")
-_ATTR = re.compile(r'\s*(?:#(?P<anchor>\S+)|(?P<key>[A-Za-z_]+)=(?:"(?P<quoted>[^"]*)"|(?P<bare>\S+)))')
+_ATTR = re.compile(
+    r'\s*(?:#(?P<anchor>\S+)|(?P<key>[A-Za-z_]+)=(?:"(?P<quoted>[^"]*)"|(?P<bare>\S+)))'
+)
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,9 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
         meta.complain("timezone", str(exc))
     language = meta.string("language", default=site.language)
     if not LANGUAGE_RE.match(language):
-        meta.complain("language", f"language {language!r} is not a language tag like \"en\" or \"pt-PT\"")
+        meta.complain(
+            "language", f'language {language!r} is not a language tag like "en" or "pt-PT"'
+        )
     authors: tuple[Person, ...] = (site.author,)
     raw_authors = data.get("authors")
     if raw_authors is not None:
@@ -262,8 +274,13 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     tokens = MARKDOWN.parse("\n".join(body))
     found: list[Heading] = []
     for i, tok in enumerate(tokens):
-        if not (tok.type == "heading_open" and tok.tag == "h2" and tok.markup == "##"
-                and tok.level == 0 and tok.map):
+        if not (
+            tok.type == "heading_open"
+            and tok.tag == "h2"
+            and tok.markup == "##"
+            and tok.level == 0
+            and tok.map
+        ):
             continue
         content = tokens[i + 1].content.strip()
         if not _LOOKS_TIMESTAMPED.match(content):
@@ -305,7 +322,7 @@ def _parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) ->
             if not a:
                 problems.add(
                     line,
-                    f"cannot read {{{attrs}}}: write {{#anchor}} or {{#anchor author=\"Name\"}}",
+                    f'cannot read {{{attrs}}}: write {{#anchor}} or {{#anchor author="Name"}}',
                 )
                 return None
             pos = a.end()

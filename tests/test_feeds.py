@@ -1,0 +1,177 @@
+"""The built example feeds, as feed readers and the specs see them."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feeds import FileStore, build
+from feeds.build import site_feed, story_feed
+from feeds.render import RENDERERS
+
+from .conftest import EXAMPLE_DATA, StoreFactory, story
+from .feedcheck import CONTENT, DC, A, check_atom, check_rss
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return build(FileStore(EXAMPLE_DATA).load())
+
+
+def parsed(files: dict[str, bytes], name: str) -> feedparser.FeedParserDict:
+    result = feedparser.parse(files[name])
+    assert result.bozo == 0, f"{name}: {result.get('bozo_exception')}"
+    return result
+
+
+def utc(struct) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.fromtimestamp(calendar.timegm(struct), UTC)
+
+
+def test_expected_files(files: dict[str, bytes]) -> None:
+    assert sorted(files) == [
+        "atom.xml",
+        "kazerun/atom.xml",
+        "kazerun/rss.xml",
+        "rss.xml",
+        "vila-mares-storm/atom.xml",
+        "vila-mares-storm/rss.xml",
+    ]
+
+
+def test_every_file_parses_cleanly_in_feedparser(files: dict[str, bytes]) -> None:
+    for name in files:
+        result = parsed(files, name)
+        assert result.version == ("atom10" if name.endswith("atom.xml") else "rss20")
+        assert result.entries
+
+
+def test_every_file_passes_the_spec_checks(files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        (check_atom if name.endswith("atom.xml") else check_rss)(data)
+
+
+@pytest.mark.parametrize("fmt", ["rss.xml", "atom.xml"])
+def test_kazerun_story_feed(files: dict[str, bytes], fmt: str) -> None:
+    feed = parsed(files, f"kazerun/{fmt}")
+    assert len(feed.entries) == 5
+    published = [utc(e.published_parsed) for e in feed.entries]
+    assert published == sorted(published, reverse=True)
+    top = feed.entries[0]
+    assert utc(top.published_parsed) == datetime(2018, 5, 16, 22, 0, tzinfo=UTC)
+    assert top.id == "tag:live.example.org,2018:kazerun/convoy-enters-kazerun"
+    assert top.link == "https://live.example.org/kazerun/#convoy-enters-kazerun"
+    assert top.title == "Armoured convoy reaches the town"
+    assert top.author == "Feeds example desk"
+    assert "Shiraz" in top.content[0].value
+    assert top.content[0].type == "text/html"
+    assert [t.term for t in top.tags] == ["Iran", "Kazerun", "protests"]
+    assert feed.feed.link == "https://live.example.org/kazerun/"
+    assert utc(feed.feed.updated_parsed) == datetime(2018, 5, 16, 22, 0, tzinfo=UTC)
+
+
+def test_site_feed_reuses_story_ids(files: dict[str, bytes]) -> None:
+    for fmt in ("rss.xml", "atom.xml"):
+        site = parsed(files, fmt)
+        story_ids = {
+            e.id
+            for slug in ("kazerun", "vila-mares-storm")
+            for e in parsed(files, f"{slug}/{fmt}").entries
+        }
+        assert {e.id for e in site.entries} == story_ids
+        published = [utc(e.published_parsed) for e in site.entries]
+        assert published == sorted(published, reverse=True)
+
+
+def test_rss_details(files: dict[str, bytes]) -> None:
+    channel = check_rss(files["kazerun/rss.xml"]).find("channel")
+    assert channel is not None
+    assert channel.findtext("lastBuildDate") == "Thu, 17 May 2018 02:30:00 +0430"
+    self_link = channel.find(A + "link")
+    assert self_link is not None
+    assert self_link.get("href") == "https://live.example.org/kazerun/rss.xml"
+    assert self_link.get("type") == "application/rss+xml"
+    item = channel.find("item")
+    assert item is not None
+    guid = item.find("guid")
+    assert guid is not None and guid.get("isPermaLink") == "false"
+    assert item.findtext(DC + "creator") == "Feeds example desk"
+    assert "<p>" in (item.findtext(CONTENT + "encoded") or "")
+    assert "<" not in (item.findtext("description") or "")  # a plain-text excerpt
+
+
+def test_atom_details(files: dict[str, bytes]) -> None:
+    root = check_atom(files["vila-mares-storm/atom.xml"])
+    entry = root.find(A + "entry")
+    assert entry is not None
+    (link,) = entry.findall(A + "link")
+    assert link.attrib == {
+        "href": "https://live.example.org/vila-mares-storm/#all-clear",
+        "rel": "alternate",
+        "type": "text/html",
+    }
+    content = entry.find(A + "content")
+    assert content is not None and content.get("type") == "html"
+    assert root.findtext(A + "updated") == "2025-10-26T03:10:00+00:00"
+    assert [a.findtext(A + "name") for a in root.findall(A + "author")] == [
+        "Ana Ribeiro",
+        "Tom Hale",
+    ]
+
+
+def test_escaping_and_non_ascii_survive(files: dict[str, bytes]) -> None:
+    feed = parsed(files, "vila-mares-storm/atom.xml")
+    texts = " ".join(e.content[0].value for e in feed.entries)
+    assert "&gt; 120 km/h &amp; rising" in texts  # HTML-escaped inside the HTML
+    assert "Praça da Ribeira" in texts
+    titles = [e.title for e in feed.entries]
+    assert any("> 120 km/h & rising" in t for t in titles)
+
+
+def test_items_per_feed_caps_every_feed(make_store: StoreFactory) -> None:
+    site = (
+        (EXAMPLE_DATA / "site.toml")
+        .read_text()
+        .replace("items_per_feed = 50", "items_per_feed = 2")
+    )
+    body = "\n\n".join(f"## 2024-06-0{d} 09:00\n\nDay {d}." for d in range(1, 5))
+    root = make_store(site=site, s=story(body=body))
+    snap = FileStore(root).load()
+    assert [u.text for u in story_feed(snap.site, snap.stories[0]).entries] == ["Day 4.", "Day 3."]
+    assert len(site_feed(snap.site, snap.stories).entries) == 2
+    # The feed's updated is the newest update even when older ones are cut.
+    out = build(snap)
+    assert feedparser.parse(out["s/atom.xml"]).feed.updated.startswith("2024-06-04")
+
+
+def test_story_language_marks_entries_in_the_site_feed(make_store: StoreFactory) -> None:
+    root = make_store(s=story('title = "S"\nlanguage = "pt-PT"', "## 2024-06-01 09:00\n\nOlá."))
+    out = build(FileStore(root).load())
+    entry = check_atom(out["atom.xml"]).find(A + "entry")
+    assert entry is not None
+    assert entry.get("{http://www.w3.org/XML/1998/namespace}lang") == "pt-PT"
+    assert b"xml:lang" not in out["s/atom.xml"].split(b"<entry>", 1)[1]
+
+
+def test_renderers_do_not_touch_the_clock(files: dict[str, bytes]) -> None:
+    """No date in any feed is later than the newest update (feedgen stamps now())."""
+    newest = datetime(2025, 10, 26, 3, 10, tzinfo=UTC)
+    for name in files:
+        feed = parsed(files, name)
+        stamps = [feed.feed.get("updated_parsed")] + [
+            t for e in feed.entries for t in (e.get("updated_parsed"), e.get("published_parsed"))
+        ]
+        assert all(utc(s) <= newest for s in stamps if s)
+    assert set(RENDERERS) == {"rss.xml", "atom.xml"}
+
+
+def test_empty_site_builds_valid_feeds(tmp_path: Path, make_store: StoreFactory) -> None:
+    root = make_store()
+    out = build(FileStore(root).load())
+    assert sorted(out) == ["atom.xml", "rss.xml"]
+    check_atom(out["atom.xml"])
+    assert feedparser.parse(out["rss.xml"]).bozo == 0

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds import FileStore, StoreError
+from feeds.store.storyfile import default_anchor
+
+from .conftest import EXAMPLE_DATA, StoreFactory, story
+
+
+def load(root: Path):  # type: ignore[no-untyped-def]
+    return FileStore(root).load()
+
+
+def test_example_store() -> None:
+    snap = load(EXAMPLE_DATA)
+    kazerun = {s.slug: s for s in snap.stories}["kazerun"]
+    assert kazerun.timezone == "Asia/Tehran"
+    assert [u.published.astimezone(UTC).strftime("%H:%M") for u in kazerun.updates] == [
+        "22:00",
+        "21:45",
+        "21:20",
+        "20:45",
+        "20:30",
+    ]
+    top = kazerun.updates[0]
+    assert top.id == "tag:live.example.org,2018:kazerun/convoy-enters-kazerun"
+    assert top.url == "https://live.example.org/kazerun/#convoy-enters-kazerun"
+    assert "کازرون" in kazerun.background
+
+
+def test_dst_story_is_ordered_by_instant_not_wall_clock() -> None:
+    storm = {s.slug: s for s in load(EXAMPLE_DATA).stories}["vila-mares-storm"]
+    assert len(storm.updates) >= 8
+    instants = [u.published.astimezone(UTC) for u in storm.updates]
+    assert instants == sorted(instants, reverse=True)
+    # 01:15 WET (second pass) is after 01:40 WEST (first pass) in real time.
+    walls = [u.published.strftime("%H:%M%z") for u in storm.updates]
+    assert walls.index("01:15+0000") < walls.index("01:40+0100")
+
+
+def test_headings_that_are_not_timestamps_are_body(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(
+            body="""
+        Background.
+
+        ## What we know
+
+        Still background.
+
+        ## 2024-06-01 10:00 — First {#first}
+
+        Text with a fenced block:
+
+        ```
+        ## 2024-06-01 11:00 — not an update
+        ```
+
+        - ## 2024-06-01 12:00 inside a list is not an update either
+    """
+        )
+    )
+    (s,) = load(root).stories
+    assert [u.anchor for u in s.updates] == ["first"]
+    assert "What we know" in s.background and "Still background" in s.background
+    assert "not an update" in s.updates[0].text
+
+
+def test_heading_parts(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(
+            body="""
+        ## 2024-06-01T10:00:30+01:00 — A *bold* & brave title {#t1 author="Ana Ribeiro"}
+
+        Body.
+
+        ## 2024-06-01 09:00
+
+        First sentence here. Second sentence.
+    """
+        )
+    )
+    (s,) = load(root).stories
+    first, second = s.updates
+    assert first.title == "A bold & brave title"
+    assert first.anchor == "t1"
+    assert [a.name for a in first.authors] == ["Ana Ribeiro"]
+    assert first.published == datetime(2024, 6, 1, 9, 0, 30, tzinfo=UTC)
+    assert second.anchor == default_anchor(datetime(2024, 6, 1, 9, 0)) == "u20240601-0900"
+    assert second.title == "First sentence here."
+    assert second.title_is_derived
+    assert [a.name for a in second.authors] == ["Test desk"]
+
+
+def test_html_is_sanitised_and_links_absolute(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(
+            body="""
+        ## 2024-06-01 10:00
+
+        <script>alert(1)</script><img src="photo.jpg" onerror="alert(2)">
+        <a href="javascript:alert(4)">raw</a>
+        [next](#u20240601-0900) and [js](javascript:alert(3)) and [home](../)
+    """
+        )
+    )
+    (s,) = load(root).stories
+    html = s.updates[0].html
+    assert "<script" not in html
+    assert "onerror" not in html
+    assert 'href="javascript' not in html
+    assert 'src="https://news.test/live/s/photo.jpg"' in html
+    assert 'href="https://news.test/live/s/#u20240601-0900"' in html
+    assert 'href="https://news.test/live/"' in html
+
+
+def test_story_file_order_does_not_matter(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(
+            body="""
+        ## 2024-06-01 09:00
+
+        Older.
+
+        ## 2024-06-01 10:00
+
+        Newer.
+    """
+        )
+    )
+    (s,) = load(root).stories
+    assert [u.text for u in s.updates] == ["Newer.", "Older."]
+
+
+def test_drafts_and_dotfiles_are_ignored(make_store: StoreFactory) -> None:
+    root = make_store(s=story(body="## 2024-06-01 09:00\n\nx"))
+    (root / "_draft.md").write_text("not a story")
+    (root / ".s.md.swp").write_text("swap")
+    assert [s.slug for s in load(root).stories] == ["s"]
+
+
+def test_crlf_and_bom_are_accepted(make_store: StoreFactory) -> None:
+    root = make_store()
+    text = story(body="## 2024-06-01 09:00\n\nWindows line endings.")
+    (root / "s.md").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    (s,) = load(root).stories
+    assert s.updates[0].text == "Windows line endings."
+
+
+def test_every_problem_is_reported_at_once(make_store: StoreFactory) -> None:
+    root = make_store(
+        a=story('title = "A"\ncolour = "red"', "## 2024-06-01 09:00\n\nx"),
+        b=story('title = "B"\ntimezone = "Nowhere/Land"', "## 2024-06-01 09:00\n\nx"),
+    )
+    with pytest.raises(StoreError) as err:
+        load(root)
+    assert len(err.value.problems) == 2
+    assert [p.path.name for p in err.value.problems] == ["a.md", "b.md"]
+    assert err.value.problems[0].line == 3  # the line `colour = "red"`
+
+
+def test_empty_story_needs_created(make_store: StoreFactory) -> None:
+    root = make_store(s=story('title = "S"'))
+    with pytest.raises(StoreError, match="no updates yet"):
+        load(root)
+    root = make_store(s=story('title = "S"\ncreated = 2024-06-01T09:00:00'))
+    (s,) = load(root).stories
+    assert s.updates == ()
+    assert s.updated == datetime(2024, 6, 1, 8, 0, tzinfo=UTC)  # Lisbon summer time
