@@ -49,6 +49,7 @@ class Site:
     timezone: str = "UTC"
     items_per_feed: int = 50
     description: str = ""
+    tombstone_days: int = 30  # how long deleted updates are announced in Atom feeds
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -85,10 +86,20 @@ class Update:
     tags: tuple[str, ...]
     language: str
     line: int = 0  # where its heading is in the source, for messages
+    # What an edit is measured by: a digest of the title, text, time and authors
+    # as written. When it changes, `updated` moves (see feeds.history).
+    content_hash: str = ""
+    explicit_updated: datetime | None = None  # updated="..." in the heading
+    retracted: bool = False
+    retracted_at: datetime | None = None  # retracted="..." in the heading
+    retraction_note: str = ""
 
     def __post_init__(self) -> None:
         require_aware(self.published, "Update.published")
         require_aware(self.updated, "Update.updated")
+        for value in (self.explicit_updated, self.retracted_at):
+            if value is not None:
+                require_aware(value, "Update time")
         if self.updated.astimezone(UTC) < self.published.astimezone(UTC):
             raise ValueError(f"{self.id}: updated is before published")
         if not self.title.strip():
@@ -129,16 +140,14 @@ class Story:
         keys = [u.sort_key for u in self.updates]
         if keys != sorted(keys, reverse=True):
             raise ValueError(f"{self.slug}: updates must be newest first")
-        if not self.updates and self.created is None:
-            raise ValueError(f"{self.slug}: a story without updates needs a created time")
 
     @property
-    def updated(self) -> datetime:
-        """The newest change: what the feed's <updated>/<lastBuildDate> says."""
+    def updated(self) -> datetime | None:
+        """The newest change among its updates (or its creation), if any."""
         times = [u.updated for u in self.updates]
         if self.created is not None:
             times.append(self.created)
-        return max(times, key=lambda t: t.astimezone(UTC))
+        return max(times, key=lambda t: t.astimezone(UTC), default=None)
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,20 @@ def story_feed_id(site: Site, slug: str) -> str:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """An update that was published and is no more (RFC 6721 at:deleted-entry)."""
+
+    id: str
+    story_slug: str
+    url: str  # its former permalink
+    when: datetime  # when it was retracted or first found deleted
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware(self.when, "Tombstone.when")
+
+
+@dataclass(frozen=True)
 class Feed:
     """One feed document, format-independent: a story's or the whole site's."""
 
@@ -177,6 +200,7 @@ class Feed:
     tags: tuple[str, ...]
     entries: tuple[Update, ...]  # newest first, at most items_per_feed
     related: str | None = None  # a page elsewhere about the same story
+    tombstones: tuple[Tombstone, ...] = ()  # newest first; rendered in Atom only
 
     def __post_init__(self) -> None:
         require_aware(self.updated, "Feed.updated")

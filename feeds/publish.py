@@ -76,3 +76,35 @@ def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
             ) from exc
         (report.written if changed else report.unchanged).append(name)
     return report
+
+
+TEMP_GLOB = ".*.tmp"  # what write_if_changed's mkstemp names look like
+
+
+def sweep_temporary_files(out_dir: Path) -> list[Path]:
+    """Delete temporary files a killed build left behind."""
+    if not out_dir.is_dir():
+        return []
+    swept = [p for p in out_dir.rglob(TEMP_GLOB) if p.is_file()]
+    for path in swept:
+        path.unlink(missing_ok=True)
+    return swept
+
+
+def remove_files(out_dir: Path, names: list[str]) -> list[str]:
+    """Delete files a previous build wrote and this one does not; prune empty folders."""
+    removed = []
+    for name in names:
+        target = out_dir.joinpath(*safe_relative(name).parts)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise PublishError(f"{target}: cannot remove ({exc.strerror})") from exc
+        removed.append(name)
+        folder = target.parent
+        while folder != out_dir and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return removed

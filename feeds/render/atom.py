@@ -1,15 +1,17 @@
-"""Atom 1.0 (RFC 4287)."""
+"""Atom 1.0 (RFC 4287), with RFC 6721 tombstones for retracted and deleted updates."""
 
 from __future__ import annotations
 
 from lxml import etree
 
 from ..model import Feed
+from ..timeutil import rfc3339
 from ._feedgen import generator
 
 FILENAME = "atom.xml"
 MEDIA_TYPE = "application/atom+xml"
 ATOM = "http://www.w3.org/2005/Atom"
+TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -28,6 +30,16 @@ def render_atom(feed: Feed, self_url: str) -> bytes:
         # entry whose language differs from the feed's.
         if update.language != feed.language:
             entry.set(XML_LANG, update.language)
+    # RFC 6721: a deleted or retracted entry is announced with its ref and when.
+    for tomb in feed.tombstones:
+        deleted = etree.SubElement(root, f"{{{TOMBSTONES}}}deleted-entry")
+        deleted.set("ref", tomb.id)
+        deleted.set("when", rfc3339(tomb.when))
+        etree.SubElement(deleted, f"{{{ATOM}}}link", rel="alternate", href=tomb.url)
+        if tomb.note:
+            etree.SubElement(deleted, f"{{{TOMBSTONES}}}comment").text = tomb.note
+    if feed.tombstones:
+        etree.cleanup_namespaces(root, top_nsmap={"at": TOMBSTONES})
     etree.indent(root, space="  ")
     out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
     return out

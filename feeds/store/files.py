@@ -28,6 +28,7 @@ SITE_KEYS = (
     "timezone",
     "items_per_feed",
     "description",
+    "tombstone_days",
 )
 
 
@@ -137,10 +138,8 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         zone(tz_name)
     except TimeError as exc:
         table.complain("timezone", str(exc))
-    items = data.get("items_per_feed", 50)
-    if not isinstance(items, int) or isinstance(items, bool) or not 1 <= items <= 10_000:
-        table.complain("items_per_feed", "items_per_feed must be a whole number from 1 to 10000")
-        items = 50
+    items = table.integer("items_per_feed", 50, 1, 10_000)
+    tombstone_days = table.integer("tombstone_days", 30, 0, 3650)
     description = table.string("description")
     if problems or author is None:
         found.extend(problems.items)
@@ -154,4 +153,5 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         timezone=tz_name,
         items_per_feed=items,
         description=description,
+        tombstone_days=tombstone_days,
     )

@@ -99,3 +99,10 @@ class Table:
             self.complain(key, f'{key} must be a list of strings: {key} = ["one", "two"]')
             return None
         return tuple(v.strip() for v in value)
+
+    def integer(self, key: str, default: int, lowest: int, highest: int) -> int:
+        value = self.data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not lowest <= value <= highest:
+            self.complain(key, f"{key} must be a whole number from {lowest} to {highest}")
+            return default
+        return value

@@ -19,10 +19,11 @@ why we find them in markdown-it's token stream rather than with a regex.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -54,7 +55,7 @@ FRONT_MATTER_KEYS = (
     "status",
     "created",
 )
-HEADING_ATTRS = ("author",)
+HEADING_ATTRS = ("author", "updated", "retracted", "note")
 SUMMARY_CHARS = 300
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 
@@ -69,18 +70,22 @@ _HEADING = re.compile(
 )
 _REST = re.compile(r"^(?:\s+[—–-]\s*(?P<title>.*?))?\s*(?:\{(?P<attrs>[^{}]*)\})?\s*$")
 _ATTR = re.compile(
-    r'\s*(?:#(?P<anchor>\S+)|(?P<key>[A-Za-z_]+)=(?:"(?P<quoted>[^"]*)"|(?P<bare>\S+)))'
+    r'\s*(?:#(?P<anchor>\S+)|(?P<key>[A-Za-z_]+)(?:=(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"]+)))?)'
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Heading:
     line: int
     local: datetime  # naive wall-clock time as written
     published: datetime
     title: str
     anchor: str
-    author: str | None
+    author: str | None = None
+    updated: datetime | None = None  # updated="..."
+    retracted: bool = False
+    retracted_at: datetime | None = None  # retracted="..."
+    note: str | None = None  # note="...": why it was retracted
 
 
 def default_anchor(local: datetime) -> str:
@@ -201,23 +206,29 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
                 "title after a dash (## 02:30 — Title)",
             )
             continue
+        update_authors = (Person(heading.author),) if heading.author else authors
         updates.append(
             Update(
                 id=update_id(site, slug, heading.anchor),
                 anchor=heading.anchor,
                 story_slug=slug,
                 published=heading.published,
-                updated=heading.published,
+                updated=heading.updated or heading.published,
                 title=heading.title or derived_title(plain),
                 title_is_derived=not heading.title,
                 text=section,
                 html=html,
                 summary=excerpt(plain, SUMMARY_CHARS) or heading.title,
                 url=f"{story_url}#{heading.anchor}",
-                authors=(Person(heading.author),) if heading.author else authors,
+                authors=update_authors,
                 tags=tags,
                 language=language,
                 line=heading.line,
+                content_hash=_content_hash(heading, section, update_authors),
+                explicit_updated=heading.updated,
+                retracted=heading.retracted,
+                retracted_at=heading.retracted_at,
+                retraction_note=heading.note or "",
             )
         )
     if problems:
@@ -248,6 +259,17 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
         created=created,
         source=str(path),
     )
+
+
+def _content_hash(heading: Heading, text: str, authors: tuple[Person, ...]) -> str:
+    """What an edit is measured by; the story's tags and the base URL are not part of it."""
+    parts = [
+        heading.title,
+        text,
+        heading.published.astimezone(UTC).isoformat(),
+        "\x1f".join(f"{p.name}\x1e{p.email or ''}\x1e{p.uri or ''}" for p in authors),
+    ]
+    return hashlib.sha256("\x1d".join(parts).encode()).hexdigest()[:32]
 
 
 def _created(value: object, tz_name: str, meta: Table) -> datetime | None:
@@ -292,6 +314,16 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     return found
 
 
+def _stamp(text: str, tz: ZoneInfo) -> datetime:
+    """``2018-05-17 02:30`` (optionally ``+04:30``) in ``tz``, or a TimeError."""
+    m = _HEADING.match(text.strip())
+    if not m or m["rest"].strip():
+        raise TimeError(f"{text!r} is not a time; write it as YYYY-MM-DD HH:MM (+offset if needed)")
+    local = naive_local(m["date"], m["time"])
+    offset = parse_offset("Z" if m["offset"] == "UTC" else m["offset"]) if m["offset"] else None
+    return resolve_local(local, tz, offset)
+
+
 def _parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) -> Heading | None:
     m = _HEADING.match(content)
     if not m:
@@ -313,40 +345,72 @@ def _parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) ->
         )
         return None
     title = plain_text(MARKDOWN.renderInline(rest["title"])) if rest["title"] else ""
-    anchor, author = default_anchor(local), None
-    if rest["attrs"] is not None:
-        attrs = rest["attrs"]
-        pos, explicit = 0, None
-        while pos < len(attrs.rstrip()):
-            a = _ATTR.match(attrs, pos)
-            if not a:
+    heading = Heading(line, local, published, title, default_anchor(local))
+    if rest["attrs"] is not None and not _apply_attrs(heading, rest["attrs"], tz, problems):
+        return None
+    return heading
+
+
+def _apply_attrs(heading: Heading, attrs: str, tz: ZoneInfo, problems: Problems) -> bool:
+    """Read ``{#anchor key="value" flag}`` into ``heading``; False after a problem."""
+    line, pos, seen = heading.line, 0, set()
+    while pos < len(attrs.rstrip()):
+        a = _ATTR.match(attrs, pos)
+        if not a:
+            problems.add(
+                line,
+                f'cannot read {{{attrs}}}: write {{#anchor}} or {{#anchor author="Name"}}; '
+                "values with spaces need double quotes",
+            )
+            return False
+        pos = a.end()
+        key = "#" if a["anchor"] is not None else a["key"]
+        if key in seen:
+            problems.add(line, f"{'the anchor' if key == '#' else key} is given twice; keep one")
+            return False
+        seen.add(key)
+        value = (
+            a["anchor"] if key == "#" else (a["quoted"] if a["quoted"] is not None else a["bare"])
+        )
+        if key == "#":
+            if not ANCHOR_RE.match(value):
                 problems.add(
                     line,
-                    f'cannot read {{{attrs}}}: write {{#anchor}} or {{#anchor author="Name"}}',
-                )
-                return None
-            pos = a.end()
-            if a["anchor"] is not None:
-                if explicit is not None:
-                    problems.add(line, "an update has one anchor; remove the second #...")
-                    return None
-                explicit = a["anchor"]
-            elif a["key"] not in HEADING_ATTRS:
-                problems.add(
-                    line,
-                    f"unknown attribute {a['key']!r}; an update heading accepts "
-                    + ", ".join(HEADING_ATTRS),
-                )
-                return None
-            else:
-                author = a["quoted"] if a["quoted"] is not None else a["bare"]
-        if explicit is not None:
-            if not ANCHOR_RE.match(explicit):
-                problems.add(
-                    line,
-                    f"anchor {explicit!r} must start with a letter and use only letters, "
+                    f"anchor {value!r} must start with a letter and use only letters, "
                     "digits, - and _ (at most 64)",
                 )
-                return None
-            anchor = explicit
-    return Heading(line, local, published, title, anchor, author)
+                return False
+            heading.anchor = value
+        elif key not in HEADING_ATTRS:
+            problems.add(
+                line,
+                f"unknown attribute {key!r}; an update heading accepts #anchor, "
+                + ", ".join(HEADING_ATTRS),
+            )
+            return False
+        elif key == "retracted" and value is None:
+            heading.retracted = True
+        elif value is None or not value.strip():
+            problems.add(line, f'{key} needs a value: {key}="..."')
+            return False
+        elif key == "author":
+            heading.author = value.strip()
+        elif key == "note":
+            heading.note = value.strip()
+        else:  # updated, retracted: times in the story's zone
+            try:
+                when = _stamp(value, tz)
+            except TimeError as exc:
+                problems.add(line, f"{key}: {exc}")
+                return False
+            if when.astimezone(UTC) < heading.published.astimezone(UTC):
+                problems.add(line, f"{key} {value!r} is before the update was published")
+                return False
+            if key == "updated":
+                heading.updated = when
+            else:
+                heading.retracted, heading.retracted_at = True, when
+    if heading.note and not heading.retracted:
+        problems.add(line, 'note="..." explains a retraction; add retracted, or remove the note')
+        return False
+    return True

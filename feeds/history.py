@@ -1,0 +1,147 @@
+"""What the store cannot say by itself: when an edit happened, what was deleted.
+
+A pure function, :func:`reconcile`, takes the store as it is now, what the
+previous builds recorded (:class:`History`) and the build's clock, and returns
+what to publish plus the history to record for next time:
+
+* an update whose content digest differs from the recorded one was edited: its
+  ``updated`` becomes the clock of the first build that saw the new content
+  (or the ``updated="..."`` written in its heading); unchanged updates keep
+  their recorded ``updated`` forever;
+* an update dated after the clock is held back (embargo) until a build runs
+  after it is due;
+* a retracted update, or one that was published and has gone from the store,
+  becomes a tombstone for ``tombstone_days``, then is forgotten.
+
+If the history is lost, nothing breaks: ids and published times come from the
+store, edited updates fall back to ``updated == published`` (or their explicit
+``updated``), and deletions already made simply get no tombstone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .errors import Problem, StoreError
+from .model import Snapshot, Story, Tombstone, Update
+from .timeutil import require_aware
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """What a build published for one update id."""
+
+    story_slug: str
+    url: str
+    content_hash: str
+    updated: datetime
+
+    def __post_init__(self) -> None:
+        require_aware(self.updated, "UpdateRecord.updated")
+
+
+@dataclass(frozen=True)
+class History:
+    published: Mapping[str, UpdateRecord]  # id -> record, for every update now in a feed
+    tombstones: Mapping[str, Tombstone]  # id -> tombstone, while it is kept
+
+    @classmethod
+    def empty(cls) -> History:
+        return cls(published={}, tombstones={})
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    snapshot: Snapshot  # stories with only their published (visible) updates
+    tombstones: tuple[Tombstone, ...]  # newest first
+    history: History
+    next_due: datetime | None  # the earliest held-back update, for the next build
+
+
+def reconcile(
+    snapshot: Snapshot, history: History, now: datetime, tombstone_days: int
+) -> Reconciled:
+    require_aware(now, "now")
+    now_utc = now.astimezone(UTC)
+    published: dict[str, UpdateRecord] = {}
+    tombstones: dict[str, Tombstone] = {}
+    problems: list[Problem] = []
+    next_due: datetime | None = None
+    stories: list[Story] = []
+
+    for story in snapshot.stories:
+        # Times from the clock or the history are shown in the story's zone,
+        # like the times written in it, so a feed does not mix offsets.
+        tz = ZoneInfo(story.timezone)
+        visible: list[Update] = []
+        for update in story.updates:
+            if update.retracted:
+                old = history.tombstones.get(update.id)
+                when = update.retracted_at or (old.when if old else now)
+                tombstones[update.id] = Tombstone(
+                    update.id, story.slug, update.url, when, update.retraction_note
+                )
+                continue
+            if update.published.astimezone(UTC) > now_utc:
+                due = update.published.astimezone(UTC)
+                next_due = due if next_due is None else min(next_due, due)
+                continue
+            if update.explicit_updated and update.explicit_updated.astimezone(UTC) > now_utc:
+                problems.append(
+                    Problem(
+                        Path(story.source),
+                        update.line,
+                        f'updated="..." is later than now ({now_utc:%Y-%m-%d %H:%M} UTC); '
+                        "an edit cannot be dated in the future: fix or remove it",
+                    )
+                )
+                continue
+            record = history.published.get(update.id)
+            if update.explicit_updated is not None:
+                updated = update.explicit_updated
+            elif record is None:
+                updated = update.published  # new, or the history was lost
+            elif record.content_hash == update.content_hash:
+                updated = record.updated.astimezone(tz)
+            else:
+                updated = now.astimezone(tz)  # edited: first built now
+            if updated.astimezone(UTC) < update.published.astimezone(UTC):
+                updated = update.published  # the time itself was corrected to later
+            published[update.id] = UpdateRecord(
+                story.slug, update.url, update.content_hash, updated
+            )
+            visible.append(replace(update, updated=updated))
+        created = story.created
+        if created is not None and created.astimezone(UTC) > now_utc:
+            created = None  # no feed date may be later than the clock
+        stories.append(replace(story, updates=tuple(visible), created=created))
+    if problems:
+        raise StoreError(problems)
+
+    # Published before and gone now (deleted, moved to the future, story removed).
+    for update_id, record in history.published.items():
+        if update_id not in published and update_id not in tombstones:
+            old = history.tombstones.get(update_id)
+            tombstones[update_id] = Tombstone(
+                update_id, record.story_slug, record.url, old.when if old else now
+            )
+    # Tombstones of updates still not published are kept for the retention period.
+    for update_id, old in history.tombstones.items():
+        if update_id not in published and update_id not in tombstones:
+            tombstones[update_id] = old
+    keep_after = now_utc - timedelta(days=tombstone_days)
+    tombstones = {k: t for k, t in tombstones.items() if t.when.astimezone(UTC) > keep_after}
+
+    ordered = tuple(
+        sorted(tombstones.values(), key=lambda t: (t.when.astimezone(UTC), t.id), reverse=True)
+    )
+    return Reconciled(
+        snapshot=replace(snapshot, stories=tuple(stories)),
+        tombstones=ordered,
+        history=History(published=published, tombstones=tombstones),
+        next_due=next_due,
+    )

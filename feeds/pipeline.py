@@ -1,0 +1,136 @@
+"""One build, end to end: lock, read, reconcile, render what changed, publish.
+
+This is what ``feeds build`` (and cron) runs. The stages below it are pure or
+do one kind of I/O each; this module owns their order and the guarantees that
+come from it:
+
+* **Validated first.** The whole store is read and checked before anything is
+  written; bad input raises StoreError and leaves ``out/`` and the state alone.
+* **One at a time.** An exclusive lock in the state folder serialises builds.
+* **Incremental.** A feed folder whose digest matches the last build's, and
+  whose files are still there at the recorded size, is not rendered again.
+* **Idempotent.** Files are written only when their bytes change; a build with
+  nothing new writes nothing at all, not even the state.
+* **Crash-safe.** Files are replaced atomically; a marker file records that
+  publishing began, and a build that finds it (the last one was killed)
+  re-renders everything and sweeps temporary files, repairing ``out/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .build import feed_key, files_of, plan, render_feed
+from .history import reconcile
+from .lock import build_lock
+from .publish import publish, remove_files, sweep_temporary_files
+from .state import BuildState, load_state, save_state
+from .store import FileStore
+from .timeutil import Clock, require_aware, system_clock
+
+DIRTY_MARKER = "publishing"
+
+
+def default_state_dir(data_dir: Path) -> Path:
+    """``.feeds/`` beside the store: outside ``out/`` and outside ``data/``."""
+    return data_dir.absolute().parent / ".feeds"
+
+
+@dataclass
+class BuildResult:
+    now: datetime
+    stories_changed: list[str] = field(default_factory=list)  # slugs rendered, added or removed
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)  # feed folders rendered
+    unchanged: int = 0
+    next_due: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+    repaired: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.removed)
+
+    def summary(self) -> str:
+        n = len(self.stories_changed)
+        return (
+            f"{n} stor{'y' if n == 1 else 'ies'} changed, "
+            f"{len(self.written)} file{'' if len(self.written) == 1 else 's'} written, "
+            f"{len(self.removed)} removed"
+        )
+
+
+def run_build(
+    data_dir: Path,
+    out_dir: Path,
+    state_dir: Path | None = None,
+    *,
+    clock: Clock = system_clock,
+    force: bool = False,
+    wait: float = 60.0,
+) -> BuildResult:
+    state_dir = state_dir or default_state_dir(data_dir)
+    with build_lock(state_dir, wait):
+        now = require_aware(clock(), "clock()")
+        snapshot = FileStore(data_dir).load()
+        previous, warning = load_state(state_dir)
+        result = BuildResult(now=now, warnings=[warning] if warning else [])
+        marker = state_dir / DIRTY_MARKER
+        if marker.exists():
+            result.repaired = True
+            force = True
+            sweep_temporary_files(out_dir)
+        reconciled = reconcile(snapshot, previous.history, now, snapshot.site.tombstone_days)
+        result.next_due = reconciled.next_due
+        feeds = plan(reconciled.snapshot, reconciled.tombstones)
+        state = BuildState(history=reconciled.history)
+
+        to_write: dict[str, bytes] = {}
+        for prefix, feed in feeds.items():
+            key = feed_key(feed)
+            state.feeds[prefix] = key
+            names = files_of(prefix)
+            if (
+                not force
+                and previous.feeds.get(prefix) == key
+                and _intact(out_dir, names, previous)
+            ):
+                for name in names:
+                    state.outputs[name] = previous.outputs[name]
+                continue
+            result.rendered.append(prefix)
+            files = render_feed(feed, prefix)
+            to_write.update(files)
+            for name, data in files.items():
+                state.outputs[name] = len(data)
+        stale = sorted(set(previous.outputs) - set(state.outputs))
+
+        if to_write or stale:
+            marker.touch()
+            report = publish(to_write, out_dir)
+            result.written = report.written
+            result.removed = remove_files(out_dir, stale)
+        result.unchanged = len(state.outputs) - len(result.written)
+        save_state(state_dir, state)
+        if marker.exists():
+            os.unlink(marker)
+
+        touched = {name.rpartition("/")[0] for name in result.written + result.removed}
+        result.stories_changed = sorted(slug for slug in touched if slug)
+        return result
+
+
+def _intact(out_dir: Path, names: list[str], previous: BuildState) -> bool:
+    """Are the files the last build wrote still there, at the size it wrote?"""
+    for name in names:
+        size = previous.outputs.get(name)
+        try:
+            if size is None or (out_dir / name).stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return True

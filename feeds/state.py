@@ -1,0 +1,103 @@
+"""The build state: what previous builds published, kept between builds.
+
+It lives in the state folder (default ``.feeds/`` beside ``data/``), not in
+``out/``, so ``rm -rf out/`` loses nothing. ``state.json`` holds:
+
+``published``  update id -> {story, url, hash, updated}: every update now in a
+               feed, its content digest and the time its current content was
+               first built (its Atom ``updated``);
+``tombstones`` update id -> {story, url, when, note}: retracted or deleted
+               updates, announced as RFC 6721 tombstones until they expire;
+``feeds``      feed folder ("" for the site, "<slug>/") -> digest of what was
+               last rendered there, so unchanged feeds are not rendered again;
+``outputs``    file -> size, every file a build wrote, so files of removed
+               stories can be deleted (and nothing else in out/ ever is).
+
+The file is rewritten atomically, and only when it changes. A missing or
+unreadable state is not an error: the build starts afresh (see feeds.history).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .history import History, UpdateRecord
+from .model import Tombstone
+from .publish import write_if_changed
+from .timeutil import rfc3339
+
+STATE_FILE = "state.json"
+FORMAT = 1
+
+
+@dataclass
+class BuildState:
+    history: History = field(default_factory=History.empty)
+    feeds: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)
+
+
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"naive time {text!r} in state")
+    return value
+
+
+def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
+    """The saved state, and a warning if it existed but could not be read."""
+    path = state_dir / STATE_FILE
+    try:
+        raw = json.loads(path.read_bytes())
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"unknown format {raw.get('format')!r}")
+        history = History(
+            published={
+                k: UpdateRecord(v["story"], v["url"], v["hash"], _time(v["updated"]))
+                for k, v in raw["published"].items()
+            },
+            tombstones={
+                k: Tombstone(k, v["story"], v["url"], _time(v["when"]), v.get("note", ""))
+                for k, v in raw["tombstones"].items()
+            },
+        )
+        feeds = {str(k): str(v) for k, v in raw["feeds"].items()}
+        outputs = {str(k): int(v) for k, v in raw["outputs"].items()}
+    except FileNotFoundError:
+        return BuildState(), None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return BuildState(), (
+            f"{path}: unreadable build state ({exc}); starting afresh: edit times and "
+            "tombstones recorded there are lost, ids and published times are not"
+        )
+    return BuildState(history, feeds, outputs), None
+
+
+def encode_state(state: BuildState) -> bytes:
+    history = state.history
+    raw = {
+        "format": FORMAT,
+        "published": {
+            k: {
+                "story": r.story_slug,
+                "url": r.url,
+                "hash": r.content_hash,
+                "updated": rfc3339(r.updated),
+            }
+            for k, r in history.published.items()
+        },
+        "tombstones": {
+            k: {"story": t.story_slug, "url": t.url, "when": rfc3339(t.when), "note": t.note}
+            for k, t in history.tombstones.items()
+        },
+        "feeds": state.feeds,
+        "outputs": state.outputs,
+    }
+    return (json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def save_state(state_dir: Path, state: BuildState) -> bool:
+    return write_if_changed(state_dir / STATE_FILE, encode_state(state))
