@@ -5,14 +5,41 @@ excerpt in description, atom:link rel="self"."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from lxml import etree
+
 from ..model import Feed
+from ..timeutil import rfc3339
 from ._feedgen import generator
 
 FILENAME = "rss.xml"
 MEDIA_TYPE = "application/rss+xml"
+ATOM_UPDATED = "{http://www.w3.org/2005/Atom}updated"
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
     fg = generator(feed, self_url, MEDIA_TYPE)
     out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return out
+    edited = {
+        u.id: u.updated
+        for u in feed.entries
+        if u.updated.astimezone(UTC) != u.published.astimezone(UTC)
+    }
+    if not edited:
+        return out
+    # RSS has no element for "edited at"; readers that know Atom read
+    # atom:updated on an item (the namespace is already declared for the
+    # self link), and the rest still key on the unchanged guid.
+    root = etree.fromstring(out)
+    for item in root.iter("item"):
+        when = edited.get(item.findtext("guid") or "")
+        if when is not None:
+            pub_date = item.find("pubDate")
+            assert pub_date is not None
+            stamp = etree.Element(ATOM_UPDATED)
+            stamp.text = rfc3339(when)
+            pub_date.addnext(stamp)
+    etree.indent(root, space="  ")
+    result: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return result

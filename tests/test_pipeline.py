@@ -1,0 +1,225 @@
+"""run_build(): incremental, idempotent, repairing, one at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from feeds.cli import EXIT_BUSY, cli
+from feeds.lock import LockBusy, build_lock
+from feeds.pipeline import DIRTY_MARKER, default_state_dir, run_build
+
+from .conftest import StoreFactory, snapshot_tree, story
+
+NOW = datetime(2024, 6, 2, 0, 0, tzinfo=UTC)
+
+
+def body(n: int, day: int = 1) -> str:
+    return "\n\n".join(f"## 2024-06-0{day} {h:02d}:00\n\nUpdate {h}." for h in range(n, 0, -1))
+
+
+@pytest.fixture
+def three(make_store: StoreFactory) -> Path:
+    return make_store(a=story(body=body(3)), b=story(body=body(2)), c=story(body=body(1)))
+
+
+def build(root: Path, tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("clock", lambda: NOW)
+    return run_build(root, tmp_path / "out", tmp_path / "state", **kw)
+
+
+def test_only_changed_stories_are_rendered(three: Path, tmp_path: Path) -> None:
+    first = build(three, tmp_path)
+    assert sorted(first.rendered) == ["", "a/", "b/", "c/"]
+    assert first.summary() == "3 stories changed, 8 files written, 0 removed"
+
+    noop = build(three, tmp_path)
+    assert noop.rendered == [] and noop.written == [] and not noop.changed
+
+    (three / "b.md").write_text(story(body=body(3)))
+    one = build(three, tmp_path)
+    assert sorted(one.rendered) == ["", "b/"]  # the site feed shows b's new update
+    assert one.stories_changed == ["b"]
+
+    forced = build(three, tmp_path, force=True)
+    assert sorted(forced.rendered) == ["", "a/", "b/", "c/"]
+    assert forced.written == []  # re-rendered, same bytes: nothing rewritten
+
+
+def test_removed_story_takes_its_output_with_it(three: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(three, tmp_path)
+    (out / "a" / "notes.txt").write_text("not ours")
+    (three / "a.md").unlink()
+    (three / "c.md").unlink()
+    result = build(three, tmp_path)
+    assert result.removed == ["a/atom.xml", "a/rss.xml", "c/atom.xml", "c/rss.xml"]
+    assert not (out / "c").exists()
+    assert (out / "a" / "notes.txt").exists()  # only files feeds wrote are removed
+    assert result.summary() == "2 stories changed, 2 files written, 4 removed"
+
+
+def test_state_survives_rm_rf_out_and_out_is_rebuilt(three: Path, tmp_path: Path) -> None:
+    build(three, tmp_path)
+    expected = snapshot_tree(tmp_path / "out")
+    import shutil
+
+    shutil.rmtree(tmp_path / "out")
+    again = build(three, tmp_path)
+    assert sorted(again.rendered) == ["", "a/", "b/", "c/"]
+    assert {k: v for k, (v, _) in snapshot_tree(tmp_path / "out").items()} == {
+        k: v for k, (v, _) in expected.items()
+    }
+
+
+def test_a_damaged_output_file_is_repaired(three: Path, tmp_path: Path) -> None:
+    build(three, tmp_path)
+    target = tmp_path / "out" / "b" / "rss.xml"
+    good = target.read_bytes()
+    target.write_bytes(good[:100])
+    assert build(three, tmp_path).rendered == ["b/"]
+    assert target.read_bytes() == good
+
+
+def test_unreadable_state_is_a_warning_not_a_failure(three: Path, tmp_path: Path) -> None:
+    build(three, tmp_path)
+    (tmp_path / "state" / "state.json").write_text("{not json")
+    result = build(three, tmp_path)
+    assert result.warnings and "starting afresh" in result.warnings[0]
+    assert result.written == []  # same store, same bytes
+    json.loads((tmp_path / "state" / "state.json").read_text())  # rewritten whole
+
+
+def test_interrupted_build_is_repaired(three: Path, tmp_path: Path) -> None:
+    build(three, tmp_path)
+    out = tmp_path / "out"
+    # What a build killed mid-way leaves: its marker, a temp file, a file it
+    # already replaced with content the state does not know about.
+    (tmp_path / "state" / DIRTY_MARKER).touch()
+    (out / "a" / ".rss.xml.k2j3.tmp").write_bytes(b"<rss")
+    good = (out / "a" / "atom.xml").read_bytes()
+    (out / "a" / "atom.xml").write_bytes(good.replace(b"Update 3", b"Update X"))
+    result = build(three, tmp_path)
+    assert result.repaired
+    assert (out / "a" / "atom.xml").read_bytes() == good
+    assert not list(out.rglob("*.tmp"))
+    assert not (tmp_path / "state" / DIRTY_MARKER).exists()
+
+
+def test_embargoed_update_goes_out_when_due(make_store: StoreFactory, tmp_path: Path) -> None:
+    root = make_store(s=story(body="## 2024-06-01 12:00\n\nLater.\n\n## 2024-06-01 09:00\n\nNow."))
+    early = build(root, tmp_path, clock=lambda: datetime(2024, 6, 1, 10, 0, tzinfo=UTC))
+    assert early.next_due == datetime(2024, 6, 1, 11, 0, tzinfo=UTC)  # 12:00 in Lisbon
+    feed = feedparser.parse((tmp_path / "out" / "s" / "atom.xml").read_bytes())
+    assert [e.title for e in feed.entries] == ["Now."]
+    assert feed.feed.updated == "2024-06-01T09:00:00+01:00"
+    due = build(root, tmp_path, clock=lambda: datetime(2024, 6, 1, 11, 0, tzinfo=UTC))
+    assert due.rendered == ["s/", ""]
+    feed = feedparser.parse((tmp_path / "out" / "s" / "atom.xml").read_bytes())
+    assert [e.title for e in feed.entries] == ["Later.", "Now."]
+
+
+def test_no_feed_date_is_later_than_the_clock(make_store: StoreFactory, tmp_path: Path) -> None:
+    root = make_store(
+        s=story('title = "S"\ncreated = 2030-01-01T00:00:00Z', "## 2030-01-01 09:00\n\nLater.")
+    )
+    build(root, tmp_path)
+    for name in ("s/atom.xml", "atom.xml"):
+        feed = feedparser.parse((tmp_path / "out" / name).read_bytes())
+        assert feed.feed.updated.startswith("1970-01-01"), name
+        assert feed.entries == []
+
+
+def test_edited_rss_items_carry_atom_updated(make_store: StoreFactory, tmp_path: Path) -> None:
+    root = make_store(s=story(body="## 2024-06-01 09:00 {#x}\n\nFirst."))
+    build(root, tmp_path)
+    assert b"atom:updated" not in (tmp_path / "out" / "s" / "rss.xml").read_bytes()
+    (root / "s.md").write_text(story(body="## 2024-06-01 09:00 {#x}\n\nFirst, edited."))
+    build(root, tmp_path, clock=lambda: NOW + timedelta(hours=1))
+    rss = (tmp_path / "out" / "s" / "rss.xml").read_text()
+    assert "<atom:updated>2024-06-02T02:00:00+01:00</atom:updated>" in rss
+    assert feedparser.parse(rss).bozo == 0
+
+
+def test_default_state_dir_is_beside_data(tmp_path: Path) -> None:
+    assert default_state_dir(tmp_path / "site" / "data") == tmp_path / "site" / ".feeds"
+
+
+def test_lock_bounds_the_wait(tmp_path: Path) -> None:
+    with build_lock(tmp_path, wait=0):
+        started = time.monotonic()
+        with pytest.raises(LockBusy, match=r"another build \(pid \d+\) is still running"):
+            with build_lock(tmp_path, wait=0.3):
+                pass
+        assert 0.3 <= time.monotonic() - started < 2
+    with build_lock(tmp_path, wait=0):  # released
+        pass
+
+
+def test_cli_exits_75_when_the_lock_stays_busy(three: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with build_lock(state, wait=0):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "build",
+                "--data",
+                str(three),
+                "--out",
+                str(tmp_path / "out"),
+                "--state",
+                str(state),
+                "--wait",
+                "0",
+            ],
+        )
+    assert result.exit_code == EXIT_BUSY
+    assert "another build" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_run_one_after_the_other(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    """Two real processes: the second waits for the first, then finds nothing to do."""
+    root = make_store(**{f"s{i}": story(body=body(9)) for i in range(150)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "feeds",
+        "build",
+        "--data",
+        str(root),
+        "--out",
+        str(tmp_path / "out"),
+        "--state",
+        str(tmp_path / "state"),
+        "-v",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    time.sleep(0.3)  # let it take the lock
+    second = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    out1, err1 = first.communicate(timeout=120)
+    out2, err2 = second.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2
+    results = sorted([out1, out2], key=len)
+    # Exactly one of them did the work; the other waited and found it done.
+    assert results[0].strip() == "0 stories changed, 0 files written, 0 removed"
+    assert "150 stories changed, 302 files written, 0 removed" in results[1]
+    for path in (tmp_path / "out").rglob("*.xml"):
+        assert feedparser.parse(path.read_bytes()).bozo == 0
