@@ -3,10 +3,10 @@
 Library use::
 
     from pathlib import Path
-    from feeds import FileStore, build, publish
+    from feeds import run_build
 
-    snapshot = FileStore("data").load()      # raises StoreError listing every problem
-    report = publish(build(snapshot), Path("out"))
+    result = run_build(Path("data"), Path("out"))   # raises StoreError listing every problem
+    print(result.summary())
 """
 
 from .build import build as build
@@ -20,6 +20,8 @@ from .model import Site as Site
 from .model import Snapshot as Snapshot
 from .model import Story as Story
 from .model import Update as Update
+from .pipeline import BuildResult as BuildResult
+from .pipeline import run_build as run_build
 from .publish import PublishReport as PublishReport
 from .publish import publish as publish
 from .store import FileStore as FileStore

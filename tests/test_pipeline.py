@@ -157,9 +157,11 @@ def test_default_state_dir_is_beside_data(tmp_path: Path) -> None:
 def test_lock_bounds_the_wait(tmp_path: Path) -> None:
     with build_lock(tmp_path, wait=0):
         started = time.monotonic()
-        with pytest.raises(LockBusy, match=r"another build \(pid \d+\) is still running"):
-            with build_lock(tmp_path, wait=0.3):
-                pass
+        with (
+            pytest.raises(LockBusy, match=r"another build \(pid \d+\) is still running"),
+            build_lock(tmp_path, wait=0.3),
+        ):
+            pass
         assert 0.3 <= time.monotonic() - started < 2
     with build_lock(tmp_path, wait=0):  # released
         pass

@@ -171,3 +171,24 @@ def test_empty_story_needs_created(make_store: StoreFactory) -> None:
     (s,) = load(root).stories
     assert s.updates == ()
     assert s.updated == datetime(2024, 6, 1, 8, 0, tzinfo=UTC)  # Lisbon summer time
+
+
+def test_a_file_saved_during_the_read_is_read_again(
+    make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds.store import files
+
+    root = make_store(s=story(body="## 2024-06-01 09:00\n\nHalf"))
+    real = Path.read_bytes
+    calls = []
+
+    def saving_meanwhile(self: Path) -> bytes:
+        data = real(self)
+        if self.name == "s.md" and not calls:
+            calls.append(1)  # the editor finishes its save right after our read
+            self.write_text(story(body="## 2024-06-01 09:00\n\nHalf and the rest."))
+        return data
+
+    monkeypatch.setattr(files.Path, "read_bytes", saving_meanwhile)
+    (s,) = FileStore(root).load().stories
+    assert s.updates[0].text == "Half and the rest."

@@ -7,6 +7,7 @@ returned, so a build either sees a consistent store or reports every problem.
 
 from __future__ import annotations
 
+import time
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -67,13 +68,40 @@ class FileStore:
         stories: list[Story] = []
         for path in self.story_paths():
             file_problems = Problems(path)
-            story = parse_story(path, path.read_bytes(), site, file_problems)
+            raw = read_stable(path)
+            if raw is None:
+                file_problems.add(None, "kept changing while being read; run the build again")
+                problems.extend(file_problems.items)
+                continue
+            story = parse_story(path, raw, site, file_problems)
             problems.extend(file_problems.items)
             if story is not None:
                 stories.append(story)
         if problems:
             raise StoreError(problems)
         return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
+
+
+def read_stable(path: Path, attempts: int = 5) -> bytes | None:
+    """The file's bytes, read whole and unchanged while reading.
+
+    An editor that rewrites a file in place could otherwise be caught half-way
+    through a save; if the file's identity, size or mtime moved during the
+    read, read it again (a build must never publish half an update).
+    """
+    for attempt in range(attempts):
+        before = path.stat()
+        raw = path.read_bytes()
+        after = path.stat()
+        same = (before.st_ino, before.st_size, before.st_mtime_ns) == (
+            after.st_ino,
+            after.st_size,
+            after.st_mtime_ns,
+        )
+        if same and len(raw) == after.st_size:
+            return raw
+        time.sleep(0.05 * (attempt + 1))
+    return None
 
 
 def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
