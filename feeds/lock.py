@@ -24,9 +24,15 @@ class LockBusy(FeedsError):
 
 @contextmanager
 def build_lock(state_dir: Path, wait: float) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FeedsError(
+            f"{path}: cannot create the build lock ({exc.strerror}); make the folder writable "
+            "or choose another with --state"
+        ) from exc
     try:
         deadline = time.monotonic() + wait
         while True:

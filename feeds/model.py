@@ -85,7 +85,9 @@ class Update:
     authors: tuple[Person, ...]
     tags: tuple[str, ...]
     language: str
-    line: int = 0  # where its heading is in the source, for messages
+    # Where its heading is in the source, for messages. Not part of its value
+    # (nor of the feed digest): adding an update above it moves it.
+    line: int = field(default=0, compare=False, repr=False)
     # What an edit is measured by: a digest of the title, text, time and authors
     # as written. When it changes, `updated` moves (see feeds.history).
     content_hash: str = ""
@@ -130,7 +132,7 @@ class Story:
     updates: tuple[Update, ...]  # newest first
     link: str | None = None  # the story's page elsewhere, if any
     created: datetime | None = None
-    source: str = field(default="", compare=False)
+    source: str = field(default="", compare=False, repr=False)  # its file, for messages
 
     def __post_init__(self) -> None:
         if not SLUG_RE.match(self.slug):

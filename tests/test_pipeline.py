@@ -225,3 +225,31 @@ def test_two_builds_at_once_run_one_after_the_other(
     assert "150 stories changed, 302 files written, 0 removed" in results[1]
     for path in (tmp_path / "out").rglob("*.xml"):
         assert feedparser.parse(path.read_bytes()).bozo == 0
+
+
+def test_adding_an_update_re_renders_only_what_shows_it(three: Path, tmp_path: Path) -> None:
+    """Line numbers shift below a new update; that alone must not count as a change."""
+    build(three, tmp_path)
+    (three / "a.md").write_text(story(body="Background grows.\n\nMore.\n\n" + body(3)))
+    result = build(three, tmp_path)
+    assert result.rendered == []  # background is not in the feeds
+
+
+def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "build",
+            "--data",
+            str(three),
+            "--out",
+            str(tmp_path / "out"),
+            "--state",
+            str(blocker / "state"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "cannot create the build lock" in result.output
+    assert "Traceback" not in result.output
