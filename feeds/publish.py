@@ -66,8 +66,17 @@ def safe_relative(name: str) -> PurePosixPath:
 def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
     """Write ``files`` (POSIX paths relative to ``out_dir``) in sorted order."""
     report = PublishReport()
-    for name in sorted(files):
-        target = out_dir.joinpath(*safe_relative(name).parts)
+    targets = {name: out_dir.joinpath(*safe_relative(name).parts) for name in sorted(files)}
+    # Every folder first: a path that cannot be written (a file where a folder
+    # should be, no permission) fails the build before any file has changed.
+    for folder in sorted({t.parent for t in targets.values()}):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PublishError(
+                f"{folder}: cannot create this folder ({exc.strerror}); nothing was written"
+            ) from exc
+    for name, target in targets.items():
         try:
             changed = write_if_changed(target, files[name])
         except OSError as exc:

@@ -17,6 +17,9 @@ from markdown_it import MarkdownIt
 # CommonMark plus GFM tables and strikethrough. Raw HTML is allowed through the
 # parser and then sanitised below, so reporters can paste an <iframe>-free embed.
 MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+# Titles are plain text in every feed format: inline Markdown is reduced to its
+# text, and anything that looks like HTML is kept as the characters typed.
+TITLE_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["strikethrough"])
 
 # nh3's defaults minus the obsolete presentational tags.
 _ALLOWED_TAGS = set(nh3.ALLOWED_TAGS) - {"center", "strike", "tt", "acronym"}

@@ -13,7 +13,8 @@ import email.utils
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 #: A clock returns "now" as an aware datetime; tests pass a fixed one.
 Clock = Callable[[], datetime]
@@ -38,12 +39,26 @@ def zone(name: str) -> ZoneInfo:
     if not isinstance(name, str) or not name or name != name.strip():
         raise TimeError(f'{name!r} is not an IANA timezone name (like "Europe/Lisbon")')
     try:
+        if name not in _known_zones():
+            raise ZoneInfoNotFoundError(name)  # "localtime", file paths...
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise TimeError(
             f'unknown timezone {name!r}: use an IANA name such as "Asia/Tehran" or '
-            f'"America/New_York" (see `python -m zoneinfo` or tzdata\'s zone1970.tab)'
+            f'"America/New_York" (an identifier from the IANA tz database)'
         ) from exc
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    # Only real IANA names: "localtime" would make the output depend on the
+    # machine it is built on.
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in ("localtime", "posixrules", "Factory")
+        and not name.startswith(("posix/", "right/"))
+    )
 
 
 _OFFSET = re.compile(r"^(?:Z|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2}))$")
@@ -70,6 +85,11 @@ def format_offset(delta: timedelta) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
+# Wide enough for any live blog, narrow enough that converting between zones
+# can never overflow datetime's range.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
 def naive_local(date_text: str, time_text: str) -> datetime:
     """Parse ``2018-05-17`` and ``02:30`` (or ``02:30:15``) into a naive datetime.
 
@@ -83,6 +103,8 @@ def naive_local(date_text: str, time_text: str) -> datetime:
     if not tm:
         raise TimeError(f"{time_text!r} is not a time; write it as HH:MM (24-hour)")
     year, month, day = (int(g) for g in dm.groups())
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise TimeError(f"{date_text!r}: years run {MIN_YEAR}-{MAX_YEAR} here; check the year")
     hour, minute = int(tm[1]), int(tm[2])
     second = int(tm[3] or 0)
     stamp = f"{date_text} {time_text}"
@@ -128,9 +150,14 @@ def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None
             )
         return local.replace(tzinfo=timezone(offset)).astimezone(tz)
     if not exists:
+        choices = " or ".join(
+            f'"{stamp} {format_offset(o)}" '
+            f"(that is {local.replace(tzinfo=timezone(o)).astimezone(tz):%H:%M} local)"
+            for o in (off_first, off_second)
+        )
         raise TimeError(
-            f"{stamp} does not exist in {key}: clocks skip it when daylight saving starts; "
-            f'add the offset you mean, e.g. "{stamp} {format_offset(off_first)}"'
+            f"{stamp} does not exist in {key}: the clocks skip it when daylight saving starts; "
+            f"fix the time, or add the offset of the clock it was read from: {choices}"
         )
     if off_first != off_second:
         raise TimeError(

@@ -55,7 +55,18 @@ def test_cli_output_is_identical_whatever_the_machine_zone_and_locale(
     out = tmp_path / "out"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "TZ"))}
     subprocess.run(
-        [sys.executable, "-m", "feeds", "build", "--data", str(EXAMPLE_DATA), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "feeds",
+            "build",
+            "--data",
+            str(EXAMPLE_DATA),
+            "--out",
+            str(out),
+            "--state",
+            str(tmp_path / "state"),
+        ],
         env={**clean, **env},
         check=True,
         capture_output=True,

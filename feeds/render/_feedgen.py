@@ -7,13 +7,15 @@ here and in the post-processing of each renderer:
   date is set explicitly from the data (output must be deterministic);
 * ``add_entry`` prepends by default, so entries are appended in our order;
 * name-only authors vanish from RSS (``<author>`` must be an email), so every
-  item also gets ``dc:creator``;
+  item gets ``dc:creator`` and the RSS renderer drops ``<author>``;
 * the RSS channel ``<link>`` is the last link added, not the first;
 * in Atom, entry ``<link>`` keeps only ``href`` (upstream issue #135) -- fixed
   in :mod:`feeds.render.atom`.
 """
 
 from __future__ import annotations
+
+import html
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -65,10 +67,16 @@ def _entry(fe: FeedEntry, update: Update) -> None:
     fe.link(href=update.url, rel="alternate")
     fe.published(update.published)
     fe.updated(update.updated)
-    fe.description(update.summary, isSummary=True)
-    if update.html:
-        fe.content(update.html, type="html")
+    # Atom <summary> is text; RSS <description> is HTML to every reader, so the
+    # plain excerpt is escaped for it ("type <img ...>" must stay text). The
+    # order matters: summary() fills an empty RSS description, description()
+    # then overwrites it, content() then replaces the Atom content it set.
+    fe.summary(update.summary)
+    fe.description(html.escape(update.summary, quote=False))
+    fe.content(update.html or f"<p>{html.escape(update.title, quote=False)}</p>", type="html")
     for person in update.authors:
+        # Atom authors only: RSS <author> must be an email and may appear once
+        # (W3C validator), so RSS credits everyone with dc:creator instead.
         fe.author(_person(person))
         fe.dc.dc_creator(person.name, replace=False)
     for tag in update.tags:

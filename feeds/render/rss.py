@@ -20,19 +20,19 @@ ATOM_UPDATED = "{http://www.w3.org/2005/Atom}updated"
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
     fg = generator(feed, self_url, MEDIA_TYPE)
-    out: bytes = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    root = etree.fromstring(fg.rss_str(pretty=False, encoding="UTF-8"))
     edited = {
         u.id: u.updated
         for u in feed.entries
         if u.updated.astimezone(UTC) != u.published.astimezone(UTC)
     }
-    if not edited:
-        return out
-    # RSS has no element for "edited at"; readers that know Atom read
-    # atom:updated on an item (the namespace is already declared for the
-    # self link), and the rest still key on the unchanged guid.
-    root = etree.fromstring(out)
     for item in root.iter("item"):
+        # One credit per person, as dc:creator (see _feedgen).
+        for author in item.findall("author"):
+            item.remove(author)
+        # RSS has no element for "edited at"; readers that know Atom read
+        # atom:updated on an item (the namespace is already declared for the
+        # self link), and the rest still key on the unchanged guid.
         when = edited.get(item.findtext("guid") or "")
         if when is not None:
             pub_date = item.find("pubDate")
@@ -41,5 +41,5 @@ def render_rss(feed: Feed, self_url: str) -> bytes:
             stamp.text = rfc3339(when)
             pub_date.addnext(stamp)
     etree.indent(root, space="  ")
-    result: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
-    return result
+    out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return out

@@ -7,8 +7,10 @@ returned, so a build either sees a consistent store or reports every problem.
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,12 +39,35 @@ class FileStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    def story_paths(self) -> list[Path]:
+    def story_paths(self) -> tuple[list[Path], list[Problem]]:
+        """Story files in the store, and problems with names that look like one."""
         if not self.root.is_dir():
-            return []
-        return sorted(
-            p for p in self.root.glob("*.md") if not p.name.startswith(("_", ".")) and p.is_file()
-        )
+            return [], []
+        paths: list[Path] = []
+        problems: list[Problem] = []
+        for path in sorted(self.root.iterdir()):
+            name = path.name
+            if name.startswith(("_", ".")):
+                continue
+            suffix = path.suffix.lower()
+            if suffix not in (".md", ".markdown"):
+                continue
+            if suffix != ".md" or path.suffix != ".md":
+                problems.append(
+                    Problem(
+                        path,
+                        None,
+                        f"story files end in .md: rename it to {path.stem}.md "
+                        "(or start its name with _ to keep it out of the store)",
+                    )
+                )
+            elif path.is_dir():
+                problems.append(Problem(path, None, "a folder named like a story file; rename it"))
+            elif not path.exists():
+                problems.append(Problem(path, None, "a symbolic link to nothing; fix or remove it"))
+            else:
+                paths.append(path)
+        return paths, problems
 
     def load(self) -> Snapshot:
         problems: list[Problem] = []
@@ -51,35 +76,64 @@ class FileStore:
             raise StoreError(
                 [Problem(self.root, None, "no such folder; pass --data DIR or create it")]
             )
-        if not site_path.is_file():
-            raise StoreError(
-                [
-                    Problem(
-                        site_path,
-                        None,
-                        "missing: create it with title, base_url, id_authority and author "
-                        "(see README)",
-                    )
-                ]
-            )
-        site = load_site(site_path, site_path.read_bytes(), problems)
+        site_raw = _read(site_path, problems)
+        if site_raw is None:
+            raise StoreError(problems)
+        site = load_site(site_path, site_raw, problems)
         if site is None:
             raise StoreError(problems)
         stories: list[Story] = []
-        for path in self.story_paths():
+        paths, problems = self.story_paths()
+        for path in paths:
             file_problems = Problems(path)
-            raw = read_stable(path)
-            if raw is None:
-                file_problems.add(None, "kept changing while being read; run the build again")
-                problems.extend(file_problems.items)
-                continue
-            story = parse_story(path, raw, site, file_problems)
+            raw = _read(path, file_problems.items)
+            if raw is not None:
+                story = parse_story(path, raw, site, file_problems)
+                if story is not None:
+                    stories.append(story)
             problems.extend(file_problems.items)
-            if story is not None:
-                stories.append(story)
         if problems:
             raise StoreError(problems)
         return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
+
+
+# A story file is text a person edits; anything this big is a mistake (and
+# would make every feed that carries it unreasonably large).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+def _read(path: Path, problems: list[Problem]) -> bytes | None:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"{size:,} bytes is more than the {MAX_FILE_BYTES:,} a store file may "
+                    "hold; split the story, or move old updates to a new story",
+                )
+            )
+            return None
+        raw = read_stable(path)
+    except FileNotFoundError:
+        what = "create it with title, base_url, id_authority and author (see README)"
+        problems.append(
+            Problem(
+                path,
+                None,
+                f"missing: {what}"
+                if path.name == SITE_FILE
+                else "disappeared while being read; run the build again",
+            )
+        )
+        return None
+    except OSError as exc:
+        problems.append(Problem(path, None, f"cannot read it ({exc.strerror}); check permissions"))
+        return None
+    if raw is None:
+        problems.append(Problem(path, None, "kept changing while being read; run the build again"))
+    return raw
 
 
 def read_stable(path: Path, attempts: int = 5) -> bytes | None:
@@ -102,6 +156,16 @@ def read_stable(path: Path, attempts: int = 5) -> bytes | None:
             return raw
         time.sleep(0.05 * (attempt + 1))
     return None
+
+
+def _valid_tag_date(authority: str) -> bool:
+    """RFC 4151's date is a real calendar date: 2018, 2018-05 or 2018-05-16."""
+    parts = [int(p) for p in authority.rpartition(",")[2].split("-")]
+    try:
+        date(parts[0], *(parts[1:] + [1, 1])[:2])
+    except ValueError:
+        return False
+    return True
 
 
 def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
@@ -128,6 +192,7 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
             or not parts.netloc
             or parts.query
             or parts.fragment
+            or re.search(r"[\s<>\"{}|\\^`]", base_url)
         ):
             table.complain(
                 "base_url",
@@ -139,11 +204,12 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
     if "id_authority" not in data:
         host = urlsplit(base_url).hostname or "example.org"
         problems.add(
-            None,
-            f'missing id_authority: add id_authority = "{host},2026" (a domain or email you '
-            "control and a date when you did); it is part of every item id and must never change",
+            1,
+            f'missing id_authority: add id_authority = "{host},YYYY" with a year in which you '
+            f"controlled {host} (or an email address); it is part of every item id and must "
+            "never change",
         )
-    elif not ID_AUTHORITY_RE.match(id_authority):
+    elif not ID_AUTHORITY_RE.match(id_authority) or not _valid_tag_date(id_authority):
         table.complain(
             "id_authority",
             f"id_authority {id_authority!r} must be a domain or email and a date, as RFC 4151 "
@@ -151,7 +217,7 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         )
     author = None
     if "author" not in data:
-        problems.add(None, 'missing author: add author = "Newsroom name" (or "Name <email>")')
+        problems.add(1, 'missing author: add author = "Newsroom name" (or "Name <email>")')
     else:
         who = person(data["author"])
         if isinstance(who, str):

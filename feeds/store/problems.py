@@ -32,7 +32,22 @@ def decode_utf8(raw: bytes, problems: Problems) -> str | None:
             "save the file as UTF-8 in your editor",
         )
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _NOT_XML.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        problems.add(
+            line,
+            f"column {column}: the control character U+{ord(bad.group()):04X} cannot appear in a "
+            "feed (XML forbids it); delete it (it is often pasted in invisibly)",
+        )
+        return None
+    return text
+
+
+# Characters XML 1.0 forbids (section 2.2), which no feed can carry.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -48,7 +63,9 @@ def toml_error(message: str) -> tuple[int | None, str]:
 
 def key_line(lines: list[str], key: str, first_line: int) -> int | None:
     """The line number where ``key = ...`` is set, for messages about its value."""
-    pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+    name = rf"(?:{re.escape(key)}|\"{re.escape(key)}\")"
+    # key = ..., key.sub = ..., [key] or [[key]]
+    pattern = re.compile(rf"^\s*(?:{name}\s*[=.]|\[\[?\s*{name}\s*[\].])")
     for i, line in enumerate(lines):
         if pattern.match(line):
             return first_line + i
@@ -93,10 +110,10 @@ class Table:
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, str):
-            value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            self.complain(key, f'{key} must be a list of strings: {key} = ["one", "two"]')
+            self.complain(
+                key, f'{key} must be a list of strings in brackets: {key} = ["one", "two"]'
+            )
             return None
         return tuple(v.strip() for v in value)
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
 
+from markdown_it.token import Token
+
 from ..model import (
     ANCHOR_RE,
     SLUG_RE,
@@ -39,7 +41,7 @@ from ..model import (
     story_feed_id,
     update_id,
 )
-from ..text import MARKDOWN, derived_title, excerpt, markdown_to_html, plain_text
+from ..text import MARKDOWN, TITLE_MARKDOWN, derived_title, excerpt, markdown_to_html, plain_text
 from ..timeutil import TimeError, naive_local, parse_offset, resolve_local, zone
 from .people import person
 from .problems import Problems, Table, decode_utf8, toml_error
@@ -62,9 +64,14 @@ LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 # Anything that starts like a timestamp is meant as one and is checked strictly,
 # so "## 2018-05-17 25:10" is an error rather than silently becoming body text.
 _LOOKS_TIMESTAMPED = re.compile(r"^\d{1,4}-\d{1,2}-\d{1,2}(?:[T ]|$)")
+# Text that starts like a date or a time: in a heading of the wrong kind, or in
+# a line that is not a heading at all, it is almost certainly a broken update
+# heading, and silently merging it into the update above would lose an item.
+_DATE_OR_TIME = re.compile(r"^(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(?!\d))")
+_RAW_HEADING = re.compile(r"^ {0,3}#{1,6}(?P<space>[ \t]*)(?P<text>.*)$")
 _HEADING = re.compile(
-    r"""^(?P<date>\S+?)[T ](?P<time>[0-9:]+)
-        (?:\s*(?P<offset>Z|UTC|[+-][0-9:]+))?
+    r"""^(?P<date>\S+?)(?:T|[ \t]+)(?P<time>[0-9:]+)
+        (?:[ \t]*(?P<offset>Z|UTC|[+-][0-9:]+)(?=[ \t{]|$))?
         (?P<rest>.*)$""",
     re.X,
 )
@@ -81,21 +88,24 @@ class Heading:
     published: datetime
     title: str
     anchor: str
-    author: str | None = None
+    author: Person | None = None
     updated: datetime | None = None  # updated="..."
     retracted: bool = False
     retracted_at: datetime | None = None  # retracted="..."
     note: str | None = None  # note="...": why it was retracted
 
 
-def default_anchor(local: datetime) -> str:
+def default_anchor(local: datetime, second_occurrence: bool = False) -> str:
     """The id an update gets when its heading has no ``{#anchor}``.
 
     Derived from the wall-clock time as written, ``u20180517-0230`` (seconds
-    appended when given), so the same file always yields the same ids.
+    appended when given), so the same file always yields the same ids. On the
+    night the clocks go back, the second 01:30 gets ``u20251102-0130-2``.
     """
     anchor = local.strftime("u%Y%m%d-%H%M")
-    return anchor + local.strftime("%S") if local.second else anchor
+    if local.second:
+        anchor += local.strftime("%S")
+    return anchor + "-2" if second_occurrence else anchor
 
 
 def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story | None:
@@ -156,15 +166,21 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
         )
     authors: tuple[Person, ...] = (site.author,)
     raw_authors = data.get("authors")
-    if raw_authors is not None:
+    if isinstance(raw_authors, list) and raw_authors:
         found: list[Person] = []
-        for value in raw_authors if isinstance(raw_authors, list) else [raw_authors]:
+        for value in raw_authors:
             who = person(value)
             if isinstance(who, str):
                 meta.complain("authors", who)
             else:
                 found.append(who)
         authors = tuple(found) or authors
+    elif raw_authors is not None:
+        meta.complain(
+            "authors",
+            'authors must be a non-empty list: authors = ["Ana Ribeiro", "Tom Hale <tom@x.org>"] '
+            "(leave it out to credit the site's author)",
+        )
     tags = meta.strings("tags") or ()
     status = meta.string("status", default="live")
     if status not in ("live", "ended"):
@@ -182,20 +198,26 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
     if problems:
         return None
 
+    lines_by_anchor: dict[str, list[int]] = {}
+    for heading in headings:
+        lines_by_anchor.setdefault(heading.anchor, []).append(heading.line)
+    for anchor, where in lines_by_anchor.items():
+        if len(where) > 1:
+            # Reported on the upper (by convention newer) heading: the one readers
+            # already have must keep its id, or they would get it again as new.
+            problems.add(
+                where[0],
+                f"updates on lines {', '.join(map(str, where))} have the same id {anchor!r}; "
+                f"keep it on the one already published and give the other its own anchor, "
+                f"e.g. {{#{anchor}-b}} at the end of its heading",
+            )
+    if problems:
+        return None
+
     updates: list[Update] = []
-    seen: dict[str, int] = {}
     bounds = [h.line - body_first_line for h in headings] + [len(body)]
     background = _strip_blank("\n".join(body[: bounds[0]]))
     for heading, start, end in zip(headings, bounds, bounds[1:], strict=False):
-        if heading.anchor in seen:
-            problems.add(
-                heading.line,
-                f"two updates have the id {heading.anchor!r} (the other is on line "
-                f"{seen[heading.anchor]}); give this one its own anchor, e.g. "
-                f"{{#{heading.anchor}-2}} at the end of the heading",
-            )
-            continue
-        seen[heading.anchor] = heading.line
         section = _strip_blank("\n".join(body[start + 1 : end]))
         html = markdown_to_html(section, story_url)
         plain = plain_text(html)
@@ -203,10 +225,10 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
             problems.add(
                 heading.line,
                 "this update has no text: write it under the heading, or give the heading a "
-                "title after a dash (## 02:30 — Title)",
+                "title after a dash (## 2018-05-17 02:30 — Title)",
             )
             continue
-        update_authors = (Person(heading.author),) if heading.author else authors
+        update_authors = (heading.author,) if heading.author else authors
         updates.append(
             Update(
                 id=update_id(site, slug, heading.anchor),
@@ -214,7 +236,9 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
                 story_slug=slug,
                 published=heading.published,
                 updated=heading.updated or heading.published,
-                title=heading.title or derived_title(plain),
+                title=heading.title
+                or derived_title(plain)
+                or f"Update at {heading.local:%Y-%m-%d %H:%M}",
                 title_is_derived=not heading.title,
                 text=section,
                 html=html,
@@ -282,7 +306,9 @@ def _created(value: object, tz_name: str, meta: Table) -> datetime | None:
         except TimeError as exc:
             meta.complain("created", f"created: {exc}")
             return None
-    meta.complain("created", "created must be a date and time: created = 2018-05-16T20:00:00+04:30")
+    meta.complain(
+        "created", "created must be a TOML date and time: created = 2018-05-16T20:00:00+04:30"
+    )
     return None
 
 
@@ -291,27 +317,83 @@ def _strip_blank(text: str) -> str:
 
 
 def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems) -> list[Heading]:
-    """Every update heading in the body, in file order."""
+    """Every update heading in the body, in file order.
+
+    Also reports lines that look like update headings but are not read as
+    one (wrong level, no space after ##, swallowed by an unclosed code block),
+    because each of those would silently merge an update into the one above.
+    """
     tz = zone(tz_name)
     tokens = MARKDOWN.parse("\n".join(body))
     found: list[Heading] = []
+    heading_lines: set[int] = set()
+    blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
     for i, tok in enumerate(tokens):
-        if not (
-            tok.type == "heading_open"
-            and tok.tag == "h2"
-            and tok.markup == "##"
-            and tok.level == 0
-            and tok.map
-        ):
+        if tok.map and tok.type in ("fence", "code_block", "html_block"):
+            blocks.append((tok.map[0], tok.map[1], _closed(tok, body), tok.type))
+        if not (tok.type == "heading_open" and tok.level == 0 and tok.map):
             continue
+        heading_lines.add(tok.map[0])
         content = tokens[i + 1].content.strip()
-        if not _LOOKS_TIMESTAMPED.match(content):
-            continue
         line = first_line + tok.map[0]
-        heading = _parse_heading(content, line, tz, problems)
-        if heading is not None:
-            found.append(heading)
+        is_update_level = tok.tag == "h2" and tok.markup == "##"
+        if is_update_level and _LOOKS_TIMESTAMPED.match(content):
+            heading = _parse_heading(content, line, tz, problems)
+            if heading is not None:
+                found.append(heading)
+        elif _DATE_OR_TIME.match(content):
+            if not is_update_level:
+                problems.add(
+                    line,
+                    f"{content!r} looks like an update, but update headings are level 2 and "
+                    f"start with ##: write ## {content}",
+                )
+            else:
+                problems.add(
+                    line,
+                    f"update heading {content!r} must start with the full local date and time: "
+                    "## YYYY-MM-DD HH:MM",
+                )
+    for index, text in enumerate(body):
+        m = _RAW_HEADING.match(text)
+        if not m or index in heading_lines or not _DATE_OR_TIME.match(m["text"].strip()):
+            continue
+        block = next((b for b in blocks if b[0] <= index < b[1]), None)
+        if block is None:
+            problems.add(
+                first_line + index,
+                f"{text.strip()!r} is not read as a heading: put a space after the #s",
+            )
+        elif not block[2]:
+            what = "code block" if block[3] != "html_block" else "HTML block or comment"
+            problems.add(
+                first_line + index,
+                f"this looks like an update heading, but the {what} opened on line "
+                f"{first_line + block[0]} is never closed, so everything after it is read as "
+                "part of it: close it",
+            )
     return found
+
+
+def _closed(tok: Token, body: list[str]) -> bool:
+    """Does a code or HTML block end before the end of the text (it was closed)?"""
+    start, end = tok.map or (0, 0)
+    if tok.type == "fence":
+        last = body[end - 1].strip() if end - 1 > start else ""
+        return last.startswith(tok.markup) and not last.strip(tok.markup[0])
+    if tok.type == "html_block":
+        opening = tok.content.lstrip().lower()
+        if opening.startswith("<!--"):
+            return "-->" in tok.content
+        for tag in ("pre", "script", "style", "textarea"):
+            if opening.startswith(f"<{tag}"):
+                return f"</{tag}>" in tok.content.lower()
+    return True
+
+
+def _exists(local: datetime, tz: ZoneInfo) -> bool:
+    aware = local.replace(tzinfo=tz)
+    return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
 
 
 def _stamp(text: str, tz: ZoneInfo) -> datetime:
@@ -344,8 +426,12 @@ def _parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) ->
             "(## 2018-05-17 02:30 — Title) and/or an anchor in braces ({#convoy-arrives})",
         )
         return None
-    title = plain_text(MARKDOWN.renderInline(rest["title"])) if rest["title"] else ""
-    heading = Heading(line, local, published, title, default_anchor(local))
+    # Raw HTML in a title is text ("Why <script> tags matter"), never markup.
+    title = plain_text(TITLE_MARKDOWN.renderInline(rest["title"])) if rest["title"] else ""
+    first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+    repeated = first.utcoffset() != second.utcoffset() and _exists(local, tz)
+    second_occurrence = repeated and published.utcoffset() == second.utcoffset()
+    heading = Heading(line, local, published, title, default_anchor(local, second_occurrence))
     if rest["attrs"] is not None and not _apply_attrs(heading, rest["attrs"], tz, problems):
         return None
     return heading
@@ -394,7 +480,11 @@ def _apply_attrs(heading: Heading, attrs: str, tz: ZoneInfo, problems: Problems)
             problems.add(line, f'{key} needs a value: {key}="..."')
             return False
         elif key == "author":
-            heading.author = value.strip()
+            who = person(value)
+            if isinstance(who, str):
+                problems.add(line, who)
+                return False
+            heading.author = who
         elif key == "note":
             heading.note = value.strip()
         else:  # updated, retracted: times in the story's zone
