@@ -110,8 +110,13 @@ def check_rss(data: bytes) -> etree._Element:
         pub = _one(item, "pubDate", "RSS profile: items carry pubDate")
         assert RFC822.match(pub.text or ""), f"RSS profile: pubDate {pub.text!r} not RFC 822"
         assert email.utils.parsedate_to_datetime(pub.text or "").tzinfo is not None
-        for author in item.findall("author"):
+        authors = item.findall("author")
+        assert len(authors) <= 1, "W3C validator: one <author> per item"
+        for author in authors:
             assert "@" in (author.text or ""), "RSS 2.0: <author> is an email address"
+        assert not (authors and item.findall(DC + "creator")), (
+            "W3C validator: author and dc:creator say the same thing (DuplicateItemSemantics)"
+        )
         for name in ("title", "link", "description", "guid", "pubDate", CONTENT + "encoded"):
             assert len(item.findall(name)) <= 1, f"RSS profile: at most one {name} per item"
     return root

@@ -174,4 +174,48 @@ def test_empty_site_builds_valid_feeds(tmp_path: Path, make_store: StoreFactory)
     out = build(FileStore(root).load())
     assert sorted(out) == ["atom.xml", "rss.xml"]
     check_atom(out["atom.xml"])
+    check_rss(out["rss.xml"])
     assert feedparser.parse(out["rss.xml"]).bozo == 0
+
+
+def test_rss_description_is_escaped_html(make_store: StoreFactory) -> None:
+    """Readers treat <description> as HTML: a code sample in the text must stay text."""
+    root = make_store(
+        s=story(body="## 2024-06-01 09:00\n\nType `<img src=x onerror=alert(1)>` & go.")
+    )
+    out = build(FileStore(root).load())
+    item = check_rss(out["s/rss.xml"]).find("channel/item")
+    assert item is not None
+    assert item.findtext("description") == "Type &lt;img src=x onerror=alert(1)&gt; &amp; go."
+    entry = feedparser.parse(out["s/rss.xml"]).entries[0]
+    assert "<img" not in entry.summary
+    atom = feedparser.parse(out["s/atom.xml"]).entries[0]
+    assert atom.summary == "Type <img src=x onerror=alert(1)> & go."  # text, as Atom says
+
+
+def test_authors_with_email_are_credited_once_in_rss(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(
+            'title = "S"\nauthors = ["Ana <ana@x.test>", "Tom <tom@x.test>"]',
+            "## 2024-06-01 09:00\n\nx",
+        )
+    )
+    out = build(FileStore(root).load())
+    item = check_rss(out["s/rss.xml"]).find("channel/item")
+    assert item is not None
+    assert [c.text for c in item.findall(DC + "creator")] == ["Ana", "Tom"]
+    entry = check_atom(out["s/atom.xml"]).find(A + "entry")
+    assert entry is not None
+    assert [a.findtext(A + "email") for a in entry.findall(A + "author")] == [
+        "ana@x.test",
+        "tom@x.test",
+    ]
+
+
+def test_title_only_update_has_content(make_store: StoreFactory) -> None:
+    root = make_store(s=story(body="## 2024-06-01 09:00 — Polls close\n"))
+    out = build(FileStore(root).load())
+    for name in ("s/rss.xml", "s/atom.xml"):
+        entry = feedparser.parse(out[name]).entries[0]
+        assert entry.title == "Polls close"
+        assert entry.content[0].value == "<p>Polls close</p>"

@@ -192,3 +192,65 @@ def test_a_file_saved_during_the_read_is_read_again(
     monkeypatch.setattr(files.Path, "read_bytes", saving_meanwhile)
     (s,) = FileStore(root).load().stories
     assert s.updates[0].text == "Half and the rest."
+
+
+def test_default_anchors_tell_the_two_halves_of_a_repeated_hour_apart(
+    make_store: StoreFactory,
+) -> None:
+    root = make_store(
+        s=story(
+            'title = "S"\ntimezone = "America/New_York"',
+            "## 2025-11-02 01:30 -05:00\n\nSecond 01:30.\n\n## 2025-11-02 01:30 -04:00\n\nFirst.",
+        )
+    )
+    (s,) = load(root).stories
+    assert [u.anchor for u in s.updates] == ["u20251102-0130-2", "u20251102-0130"]
+    assert [u.published.astimezone(UTC).hour for u in s.updates] == [6, 5]
+
+
+def test_titles_are_text_never_markup(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(body="## 2024-06-01 09:00 — Why <script> tags matter & *why* {#a}\n\nx")
+    )
+    (s,) = load(root).stories
+    assert s.updates[0].title == "Why <script> tags matter & why"
+
+
+def test_update_with_no_visible_text_gets_a_title(make_store: StoreFactory) -> None:
+    root = make_store(s=story(body="## 2024-06-01 09:00\n\n![](photo.jpg)"))
+    (s,) = load(root).stories
+    assert s.updates[0].title == "Update at 2024-06-01 09:00"
+    assert "photo.jpg" in s.updates[0].html
+
+
+def test_heading_author_with_email(make_store: StoreFactory) -> None:
+    root = make_store(s=story(body='## 2024-06-01 09:00 {author="Jane Roe <jane@x.test>"}\n\nx'))
+    (s,) = load(root).stories
+    assert s.updates[0].authors[0].name == "Jane Roe"
+    assert s.updates[0].authors[0].email == "jane@x.test"
+
+
+def test_two_spaces_between_date_and_time_are_fine(make_store: StoreFactory) -> None:
+    root = make_store(s=story(body="## 2024-06-01  09:00 — Title\n\nx"))
+    (s,) = load(root).stories
+    assert s.updates[0].title == "Title"
+
+
+@pytest.mark.parametrize(
+    ("site", "message"),
+    [
+        ('id_authority = "x.test,2999-13-45"', "id_authority 'x.test,2999-13-45' must be"),
+        ('base_url = "https://x.test/my site/"', "base_url 'https://x.test/my site/' must be"),
+        ("[extra]\nkey = 1", "site.toml:6: unknown key 'extra'"),
+    ],
+)
+def test_site_toml_mistakes(make_store: StoreFactory, site: str, message: str) -> None:
+    from .conftest import SITE_TOML
+
+    lines = [ln for ln in SITE_TOML.splitlines() if not ln.startswith(site.split(" ")[0])]
+    root = make_store(
+        site="\n".join(lines) + "\n" + site + "\n", s=story(body="## 2024-06-01 09:00\n\nx")
+    )
+    with pytest.raises(StoreError) as err:
+        load(root)
+    assert message in str(err.value)

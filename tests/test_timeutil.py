@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -118,10 +118,22 @@ def test_written_local_time_with_offset_round_trips(instant: datetime, name: str
     name=st.sampled_from(ZONES),
 )
 def test_resolving_without_offset_is_exact_or_refused(naive: datetime, name: str) -> None:
+    """Refused exactly when the wall-clock time occurs zero or two times.
+
+    The oracle does not use `fold`: it tries every offset the zone uses within
+    a day of the time and keeps the instants whose local wall time (UTC ->
+    local, which is never ambiguous) is the one written.
+    """
     tz = zone(name)
-    try:
-        got = resolve_local(naive.replace(microsecond=0), tz)
-    except TimeError:
-        return  # skipped or repeated: refused, never guessed
-    assert got.replace(tzinfo=None) == naive.replace(microsecond=0)
-    assert got.astimezone(UTC).astimezone(tz) == got
+    naive = naive.replace(microsecond=0)
+    offsets = {
+        (naive + timedelta(hours=h)).replace(tzinfo=UTC).astimezone(tz).utcoffset()
+        for h in range(-26, 27, 2)
+    }
+    instants = {naive.replace(tzinfo=timezone(o)).astimezone(UTC) for o in offsets if o is not None}
+    matching = [i for i in instants if i.astimezone(tz).replace(tzinfo=None) == naive]
+    if len(matching) == 1:
+        assert resolve_local(naive, tz).astimezone(UTC) == matching[0]
+    else:
+        with pytest.raises(TimeError, match="does not exist" if not matching else "happens twice"):
+            resolve_local(naive, tz)
