@@ -16,10 +16,9 @@ from urllib.parse import urlsplit
 
 from ..errors import Problem, StoreError
 from ..model import ID_AUTHORITY_RE, Site, Snapshot, Story
-from ..timeutil import TimeError, zone
 from .people import person
 from .problems import Problems, Table, decode_utf8, toml_error
-from .storyfile import LANGUAGE_RE, parse_story
+from .storyfile import parse_story
 
 SITE_FILE = "site.toml"
 SITE_KEYS = (
@@ -224,14 +223,8 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
             table.complain("author", who)
         else:
             author = who
-    language = table.string("language", default="en")
-    if not LANGUAGE_RE.match(language):
-        table.complain("language", f'language {language!r} is not a language tag like "en"')
-    tz_name = table.string("timezone", default="UTC")
-    try:
-        zone(tz_name)
-    except TimeError as exc:
-        table.complain("timezone", str(exc))
+    language = table.language(default="en")
+    tz = table.timezone(default="UTC")
     items = table.integer("items_per_feed", 50, 1, 10_000)
     tombstone_days = table.integer("tombstone_days", 30, 0, 3650)
     description = table.string("description")
@@ -244,7 +237,7 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         id_authority=id_authority,
         author=author,
         language=language,
-        timezone=tz_name,
+        timezone=tz.key if tz else "UTC",
         items_per_feed=items,
         description=description,
         tombstone_days=tombstone_days,

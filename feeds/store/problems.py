@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ..errors import Problem
+from ..timeutil import TimeError, zone
 
 
 class Problems:
@@ -123,3 +125,22 @@ class Table:
             self.complain(key, f"{key} must be a whole number from {lowest} to {highest}")
             return default
         return value
+
+    def language(self, default: str) -> str:
+        value = self.string("language", default=default)
+        if not LANGUAGE_RE.match(value):
+            self.complain(
+                "language", f'language {value!r} is not a language tag like "en" or "pt-PT"'
+            )
+        return value
+
+    def timezone(self, default: str) -> ZoneInfo | None:
+        """The zone named by ``timezone`` (or ``default``); None after a problem."""
+        try:
+            return zone(self.string("timezone", default=default))
+        except TimeError as exc:
+            self.complain("timezone", str(exc))
+            return None
+
+
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")

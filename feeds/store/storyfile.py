@@ -59,7 +59,6 @@ FRONT_MATTER_KEYS = (
 )
 HEADING_ATTRS = ("author", "updated", "retracted", "note")
 SUMMARY_CHARS = 300
-LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 
 # Anything that starts like a timestamp is meant as one and is checked strictly,
 # so "## 2018-05-17 25:10" is an error rather than silently becoming body text.
@@ -153,17 +152,9 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
     link = meta.string("link") or None
     if link and not link.startswith(("http://", "https://")):
         meta.complain("link", f"link {link!r} must be an absolute http(s) URL")
-    tz_name = meta.string("timezone", default=site.timezone)
-    tz = None
-    try:
-        tz = zone(tz_name)
-    except TimeError as exc:
-        meta.complain("timezone", str(exc))
-    language = meta.string("language", default=site.language)
-    if not LANGUAGE_RE.match(language):
-        meta.complain(
-            "language", f'language {language!r} is not a language tag like "en" or "pt-PT"'
-        )
+    tz = meta.timezone(default=site.timezone)
+    tz_name = tz.key if tz else site.timezone
+    language = meta.language(default=site.language)
     authors: tuple[Person, ...] = (site.author,)
     raw_authors = data.get("authors")
     if isinstance(raw_authors, list) and raw_authors:
