@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from feeds import FileStore, StoreError
-from feeds.store.storyfile import default_anchor
+from feeds.store.headings import default_anchor
 
 from .conftest import EXAMPLE_DATA, StoreFactory, story
 
