@@ -1,7 +1,9 @@
-"""One build at a time: an exclusive ``flock`` on ``<state>/build.lock``.
+"""Exclusive locks: ``flock`` on a file in the state folder.
 
-The kernel drops the lock when its holder exits, however it exits (even
-SIGKILL), so a crashed build never leaves a stale lock behind.
+``build.lock`` makes builds run one at a time; ``store.lock`` does the same for
+commands that change story files (``feeds add`` and friends), so two reporters
+adding updates at once both land. The kernel drops a lock when its holder
+exits, however it exits (even SIGKILL), so a crash never leaves a stale lock.
 """
 
 from __future__ import annotations
@@ -10,27 +12,27 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from .errors import FeedsError
 
 LOCK_FILE = "build.lock"
+STORE_LOCK_FILE = "store.lock"
 
 
 class LockBusy(FeedsError):
-    """Another build held the lock for longer than we were willing to wait."""
+    """Another process held the lock for longer than we were willing to wait."""
 
 
 @contextmanager
-def build_lock(state_dir: Path, wait: float) -> Iterator[None]:
-    path = state_dir / LOCK_FILE
+def file_lock(path: Path, wait: float, what: str) -> Iterator[None]:
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise FeedsError(
-            f"{path}: cannot create the build lock ({exc.strerror}); make the folder writable "
+            f"{path}: cannot create the {what} lock ({exc.strerror}); make the folder writable "
             "or choose another with --state"
         ) from exc
     try:
@@ -43,13 +45,20 @@ def build_lock(state_dir: Path, wait: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                     raise LockBusy(
-                        f"another build (pid {holder}) is still running after {wait:g}s; "
-                        "nothing was done. It will publish what it read; the next run "
-                        "publishes the rest. Use --wait to wait longer."
+                        f"another {what} (pid {holder}) is still running after {wait:g}s; "
+                        "nothing was done. Try again, or use --wait to wait longer."
                     ) from None
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def build_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
+    return file_lock(state_dir / LOCK_FILE, wait, "build")
+
+
+def store_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
+    return file_lock(state_dir / STORE_LOCK_FILE, wait, "change to the store")

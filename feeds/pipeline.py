@@ -19,6 +19,7 @@ come from it:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,7 +73,12 @@ def run_build(
     clock: Clock = system_clock,
     force: bool = False,
     wait: float = 60.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
+    """Bring ``out_dir`` up to date with ``data_dir``; see the module docstring.
+
+    ``progress(done, total)`` is called after each feed folder is rendered.
+    """
     state_dir = state_dir or default_state_dir(data_dir)
     with build_lock(state_dir, wait):
         now = require_aware(clock(), "clock()")
@@ -89,7 +95,7 @@ def run_build(
         feeds = plan(reconciled.snapshot, reconciled.tombstones)
         state = BuildState(history=reconciled.history)
 
-        to_write: dict[str, bytes] = {}
+        todo = []
         for prefix, feed in feeds.items():
             key = feed_key(feed)
             state.feeds[prefix] = key
@@ -101,12 +107,17 @@ def run_build(
             ):
                 for name in names:
                     state.outputs[name] = previous.outputs[name]
-                continue
+            else:
+                todo.append((prefix, feed))
+        to_write: dict[str, bytes] = {}
+        for done, (prefix, feed) in enumerate(todo, 1):
             result.rendered.append(prefix)
             files = render_feed(feed, prefix)
             to_write.update(files)
             for name, data in files.items():
                 state.outputs[name] = len(data)
+            if progress:
+                progress(done, len(todo))
         stale = sorted(set(previous.outputs) - set(state.outputs))
 
         if to_write or stale:

@@ -32,7 +32,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """Atomically make ``path`` hold ``data``; False if it already did."""
     try:
         if path.read_bytes() == data:
@@ -46,7 +46,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the files are meant to be served
+        os.chmod(tmp, mode)  # mkstemp makes 0600; output files are meant to be served
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -179,3 +179,46 @@ def rfc822(dt: datetime) -> str:
     """RFC 822 date with a four-digit year, independent of the locale."""
     require_aware(dt, "rfc822()")
     return email.utils.format_datetime(dt)
+
+
+_AGO = re.compile(r"^(\d+)\s*(second|minute|hour|day)s?\s+ago$")
+_CLOCK_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+_DATE_TIME = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ]+(?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """A time typed on the command line, in the story's zone.
+
+    ``now``; ``5 minutes ago``; ``02:30`` (the latest 02:30 not after now);
+    ``2018-05-17 02:30``; ``2018-05-17T02:30+04:30``.
+    """
+    require_aware(now, "now")
+    value = " ".join(text.strip().lower().split())
+    if value == "now":
+        return now.astimezone(tz)
+    if m := _AGO.match(value):
+        return (now - timedelta(**{m[2] + "s": int(m[1])})).astimezone(tz)
+    if _CLOCK_TIME.match(value):
+        hh, mm, *ss = value.split(":")
+        today = now.astimezone(tz).date()
+        for day in (today, today - timedelta(days=1)):
+            local = naive_local(
+                day.isoformat(), f"{int(hh):02d}:{mm}" + (f":{ss[0]}" if ss else "")
+            )
+            try:
+                when = resolve_local(local, tz)
+            except TimeError:
+                continue
+            if when.astimezone(UTC) <= now.astimezone(UTC):
+                return when
+        raise TimeError(f'{text!r}: give the date too, like "{today} {value}"')
+    if m := _DATE_TIME.match(text.strip()):
+        offset = parse_offset(m["offset"]) if m["offset"] else None
+        return resolve_local(naive_local(m["date"], m["time"]), tz, offset)
+    raise TimeError(
+        f'{text!r} is not a time: use 02:30, "2018-05-17 02:30", 2018-05-17T02:30+04:30 '
+        'or "5 minutes ago"'
+    )

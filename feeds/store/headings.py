@@ -174,3 +174,67 @@ def _apply_attrs(heading: Heading, attrs: str, tz: ZoneInfo, problems: Problems)
         problems.add(line, 'note="..." explains a retraction; add retracted, or remove the note')
         return False
     return True
+
+
+@dataclass(frozen=True)
+class HeadingLine:
+    """A valid update heading split into the parts authoring commands change.
+
+    ``render()`` writes it back in the canonical spacing; every other line of
+    the file is left exactly as it was.
+    """
+
+    stamp: str  # "2018-05-17 02:30 +04:30", as typed
+    title: str  # raw Markdown, "" for none
+    attrs: tuple[tuple[str, str | None], ...]  # ("#", anchor), ("note", "..."), ("retracted", None)
+
+    @classmethod
+    def parse(cls, line: str) -> HeadingLine:
+        content = line.strip().lstrip("#").strip()
+        m = HEADING_RE.match(content)
+        rest = _REST.match(m["rest"]) if m else None
+        if not m or not rest:
+            raise ValueError(f"not an update heading: {line!r}")
+        attrs: list[tuple[str, str | None]] = []
+        text, pos = rest["attrs"] or "", 0
+        while pos < len(text.rstrip()):
+            a = _ATTR.match(text, pos)
+            if not a:
+                raise ValueError(f"cannot read the attributes of {line!r}")
+            pos = a.end()
+            if a["anchor"] is not None:
+                attrs.append(("#", a["anchor"]))
+            else:
+                attrs.append((a["key"], a["quoted"] if a["quoted"] is not None else a["bare"]))
+        return cls(content[: m.start("rest")].strip(), (rest["title"] or "").strip(), tuple(attrs))
+
+    def get(self, key: str) -> str | None:
+        return next((v for k, v in self.attrs if k == key), None)
+
+    def has(self, key: str) -> bool:
+        return any(k == key for k, _ in self.attrs)
+
+    def with_title(self, title: str) -> HeadingLine:
+        return HeadingLine(self.stamp, title.strip(), self.attrs)
+
+    def with_attr(self, key: str, value: str | None) -> HeadingLine:
+        """Set (or add) one attribute; the anchor always stays first."""
+        if value is not None and '"' in value:
+            raise ValueError(f'{key} cannot contain double quotes (")')
+        if key == "#" and value is not None and not ANCHOR_RE.match(value):
+            raise ValueError(f"bad anchor {value!r}")
+        attrs = [(k, value if k == key else v) for k, v in self.attrs]
+        if not self.has(key):
+            attrs.insert(0 if key == "#" else len(attrs), (key, value))
+        return HeadingLine(self.stamp, self.title, tuple(attrs))
+
+    def render(self) -> str:
+        out = f"## {self.stamp}"
+        if self.title:
+            out += f" — {self.title}"
+        if self.attrs:
+            parts = [
+                f"#{v}" if k == "#" else (k if v is None else f'{k}="{v}"') for k, v in self.attrs
+            ]
+            out += " {" + " ".join(parts) + "}"
+        return out

@@ -1,0 +1,450 @@
+"""Changing the store from commands: sites, stories, updates, edits.
+
+Every change to a story file follows the same steps, under the store lock
+(``.feeds/store.lock``) so that two reporters adding updates at once both land:
+
+1. read the file and parse it; a file that is already invalid is refused;
+2. change its text, touching only the lines the change is about (the rest of
+   the file keeps every byte, including a byte-order mark and CRLF newlines);
+3. parse the result and check it is exactly the change asked for;
+4. write it atomically (temporary file, fsync, rename), keeping its mode.
+
+So a command that fails leaves ``data/`` byte-identical, and a build running
+meanwhile reads either the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from .errors import FeedsError, Problem
+from .lock import store_lock
+from .model import SLUG_RE, Site, Story, Update
+from .pipeline import default_state_dir
+from .publish import write_if_changed
+from .store.files import SITE_FILE, FileStore, load_site
+from .store.headings import HeadingLine, default_anchor
+from .store.problems import Problems
+from .store.storyfile import parse_story
+from .timeutil import format_offset, zone
+
+STORE_LOCK_WAIT = 30.0
+
+
+class AuthoringError(FeedsError):
+    """A change that cannot be made; nothing was written."""
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug):
+        raise ValueError(
+            f"{slug!r} is not a valid story name: use lowercase letters, digits and hyphens, "
+            "like kazerun-protests (it becomes the story's file name and URL)"
+        )
+    return slug
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string (JSON's escaping is a subset TOML accepts)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------
+# Sites and stories
+
+
+def init_site(
+    root: Path,
+    *,
+    title: str,
+    base_url: str,
+    timezone: str,
+    author: str,
+    id_authority: str | None,
+    now: datetime,
+) -> list[Path]:
+    """A new site in ``root``: data/site.toml, an example story, a .gitignore."""
+    data = root / "data"
+    if (data / SITE_FILE).exists():
+        raise AuthoringError(f"{data / SITE_FILE} already exists; nothing was changed")
+    zone(timezone)  # raises TimeError with a clear message
+    host = urlsplit(base_url).hostname or ""
+    authority = id_authority or f"{host},{now.year}"
+    site_toml = (
+        '# The site. See the README, "The store".\n'
+        f"title = {toml_string(title)}\n"
+        f"base_url = {toml_string(base_url)}\n"
+        "# Part of every item id (RFC 4151 tag: URI): never change it, even if base_url moves.\n"
+        f"id_authority = {toml_string(authority)}\n"
+        f"author = {toml_string(author)}\n"
+        'language = "en"\n'
+        f"timezone = {toml_string(timezone)}\n"
+        "items_per_feed = 50\n"
+    )
+    problems: list[Problem] = []
+    site = load_site(data / SITE_FILE, site_toml.encode(), problems)
+    if site is None:
+        raise AuthoringError("\n".join(p.message for p in problems))
+    local = now.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
+    example = (
+        "+++\n"
+        'title = "Example story"\n'
+        'summary = "What a live story looks like in feeds; edit or delete this file."\n'
+        f"timezone = {toml_string(timezone)}\n"
+        'status = "live"\n'
+        "+++\n\n"
+        "Background goes here, before the first update: what happened before the story began.\n\n"
+        f"## {local:%Y-%m-%d %H:%M} — The first update {{#first-update}}\n\n"
+        "Each update is a level-2 heading with its local time, then its text. Add the next one\n"
+        'with `feeds add example "Text of the update"`, then run `feeds build`.\n'
+    )
+    created = []
+    for path, text in (
+        (data / SITE_FILE, site_toml),
+        (data / "example.md", example),
+        (root / ".gitignore", "/out/\n/.feeds/\n/.venv/\n"),
+    ):
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_if_changed(path, text.encode(), mode=0o644)
+        created.append(path)
+    return created
+
+
+def new_story(
+    data_dir: Path,
+    slug: str,
+    *,
+    title: str,
+    timezone: str | None = None,
+    link: str | None = None,
+    summary: str | None = None,
+    now: datetime,
+) -> Story:
+    check_slug(slug)
+    if not title.strip():
+        raise AuthoringError('a story needs a title: --title "..."')
+    with store_lock(default_state_dir(data_dir), STORE_LOCK_WAIT):
+        site = _site(data_dir)
+        path = data_dir / f"{slug}.md"
+        if path.exists():
+            raise AuthoringError(f"{path} already exists; nothing was changed")
+        tz_name = timezone or site.timezone
+        created = now.astimezone(zone(tz_name)).replace(microsecond=0)
+        lines = ["+++", f"title = {toml_string(title.strip())}"]
+        if summary:
+            lines.append(f"summary = {toml_string(summary.strip())}")
+        if link:
+            lines.append(f"link = {toml_string(link)}")
+        lines += [
+            f"timezone = {toml_string(tz_name)}",
+            'status = "live"',
+            f"created = {created.isoformat()}",
+            "+++",
+            "",
+            "",
+        ]
+        raw = "\n".join(lines).encode()
+        story = _parse(path, raw, site)
+        write_if_changed(path, raw, mode=0o644)
+        return story
+
+
+def end_story(data_dir: Path, slug: str) -> Story:
+    """Mark a story ended (``status = "ended"`` in its front matter)."""
+    with _story_file(data_dir, slug) as sf:
+        close = sf.lines.index("+++", 1)
+        status = next(
+            (i for i in range(1, close) if re.match(r"^\s*status\s*=", sf.lines[i])), None
+        )
+        if status is None:
+            sf.lines.insert(close, 'status = "ended"')
+        else:
+            sf.lines[status] = 'status = "ended"'
+        return sf.save(lambda s: None if s.status == "ended" else "status did not change")
+
+
+# --------------------------------------------------------------------------
+# Updates
+
+
+def add_update(
+    data_dir: Path,
+    slug: str,
+    text: str,
+    *,
+    at: datetime | None,
+    now: datetime,
+    title: str | None = None,
+    author: str | None = None,
+    anchor: str | None = None,
+) -> Update:
+    """Insert a new update where it belongs (newest first) and return it."""
+    text = _clean_text(text)
+    if not text and not (title and title.strip()):
+        raise AuthoringError("the update has no text; nothing was written")
+    with _story_file(data_dir, slug) as sf:
+        tz = ZoneInfo(sf.story.timezone)
+        when = (at or now.replace(second=0, microsecond=0)).astimezone(tz)
+        local = when.replace(tzinfo=None)
+        repeated = when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset()
+        stamp = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+        if repeated:
+            offset = when.utcoffset()
+            assert offset is not None
+            stamp += " " + format_offset(offset)  # which of the two 01:30s
+        taken = {u.anchor for u in sf.story.updates}
+        if anchor is None:
+            anchor = _free_anchor(default_anchor(local, repeated and when.fold == 1), taken)
+        elif anchor in taken:
+            raise AuthoringError(f"story {slug!r} already has an update with the id {anchor!r}")
+        heading = HeadingLine(stamp, (title or "").strip(), ())
+        try:
+            heading = heading.with_attr("#", anchor)
+            if author:
+                heading = heading.with_attr("author", author.strip())
+        except ValueError as exc:
+            raise AuthoringError(f"{exc}; nothing was written") from exc
+        section = [heading.render(), ""] + (text.split("\n") + [""] if text else [])
+
+        # Newest first: before the first update (in file order) not newer than this one.
+        position = len(sf.lines)
+        for update in sorted(sf.story.updates, key=lambda u: u.line):
+            if update.published.astimezone(UTC) <= when.astimezone(UTC):
+                position = update.line - 1
+                break
+        if position == len(sf.lines):
+            while sf.lines and sf.lines[-1] == "":
+                sf.lines.pop()
+            sf.lines += ["", *section]
+        else:
+            if position > 0 and sf.lines[position - 1].strip():
+                section.insert(0, "")
+            sf.lines[position:position] = section
+        new_id = f"{sf.story.feed_id}/{anchor}"
+        old_ids = {u.id for u in sf.story.updates}
+        story = sf.save(lambda s: _exactly(s, old_ids | {new_id}))
+        return _find(story, anchor)
+
+
+def update_text(data_dir: Path, slug: str, ident: str) -> str:
+    """The Markdown text of one update, for an editor."""
+    story = _site_and_story(data_dir, slug)[1]
+    return _find(story, ident).text
+
+
+def edit_update(
+    data_dir: Path, slug: str, ident: str, *, text: str | None = None, title: str | None = None
+) -> Update:
+    """Replace an update's text and/or title; its id and time stay."""
+    if text is not None:
+        text = _clean_text(text)
+        if not text:
+            raise AuthoringError("the new text is empty; nothing was written (use feeds retract)")
+    with _story_file(data_dir, slug) as sf:
+        update = _find(sf.story, ident)
+        heading = sf.heading(update)
+        if title is not None:
+            heading = heading.with_title(title)
+        sf.set_heading(update, heading)
+        if text is not None:
+            sf.set_body(update, text)
+        ids = {u.id for u in sf.story.updates}
+        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+
+
+def correct_update(data_dir: Path, slug: str, ident: str, *, note: str, now: datetime) -> Update:
+    """Append a dated correction note to an update and set its ``updated``."""
+    note = _clean_text(note)
+    if not note:
+        raise AuthoringError('a correction needs a note: --note "what was wrong"')
+    with _story_file(data_dir, slug) as sf:
+        update = _find(sf.story, ident)
+        local = _local_now(now, sf.story, update)
+        stamp = local.strftime("%Y-%m-%d %H:%M")
+        sf.set_heading(update, sf.heading(update).with_attr("updated", _stamp_of(local)))
+        sf.set_body(update, f"{update.text}\n\n**Correction ({stamp}):** {note}".strip())
+        ids = {u.id for u in sf.story.updates}
+        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+
+
+def retract_update(
+    data_dir: Path, slug: str, ident: str, *, note: str | None, now: datetime
+) -> Update:
+    """Withdraw an update: it leaves RSS and becomes a tombstone in Atom."""
+    with _story_file(data_dir, slug) as sf:
+        update = _find(sf.story, ident)
+        if update.retracted:
+            raise AuthoringError(f"{update.anchor!r} is already retracted; nothing was changed")
+        local = _local_now(now, sf.story, update)
+        heading = sf.heading(update).with_attr("retracted", _stamp_of(local))
+        if note:
+            try:
+                heading = heading.with_attr("note", " ".join(note.split()))
+            except ValueError as exc:
+                raise AuthoringError(f"{exc}; nothing was written") from exc
+        sf.set_heading(update, heading)
+        ids = {u.id for u in sf.story.updates}
+        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+@dataclass
+class _StoryFile:
+    path: Path
+    site: Site
+    story: Story
+    lines: list[str]  # the text split on "\n"
+    newline: str
+    bom: bool
+    mode: int
+
+    def heading(self, update: Update) -> HeadingLine:
+        line = HeadingLine.parse(self.lines[update.line - 1])
+        # Pin the id: an anchor derived from the time would change if the time did.
+        return line if line.has("#") else line.with_attr("#", update.anchor)
+
+    def set_heading(self, update: Update, heading: HeadingLine) -> None:
+        self.lines[update.line - 1] = heading.render()
+
+    def set_body(self, update: Update, text: str) -> None:
+        start = update.line  # index of the line after the heading
+        later = [u.line for u in self.story.updates if u.line > update.line]
+        end = min(later) - 1 if later else len(self.lines)
+        tail = [""] if later else []
+        self.lines[start:end] = ["", *text.split("\n"), *tail]
+
+    def save(self, check: Callable[[Story], str | None]) -> Story:
+        text = self.newline.join(self.lines)
+        raw = ("\ufeff" if self.bom else "").encode() + text.encode()
+        story = _parse(self.path, raw, self.site)
+        wrong = check(story)
+        if wrong:
+            raise AuthoringError(f"{self.path}: {wrong}; nothing was written")
+        write_if_changed(self.path, raw, mode=self.mode)
+        return story
+
+
+@contextmanager
+def _story_file(data_dir: Path, slug: str) -> Iterator[_StoryFile]:
+    """Open a story for a change, under the store lock."""
+    with store_lock(default_state_dir(data_dir), STORE_LOCK_WAIT):
+        site, story = _site_and_story(data_dir, slug)
+        path = Path(story.source)
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+        yield _StoryFile(
+            path=path,
+            site=site,
+            story=story,
+            lines=text.replace("\r\n", "\n").split("\n"),
+            newline="\r\n" if "\r\n" in text else "\n",
+            bom=raw.startswith(b"\xef\xbb\xbf"),
+            mode=path.stat().st_mode & 0o777,
+        )
+
+
+def _site(data_dir: Path) -> Site:
+    site_path = data_dir / SITE_FILE
+    problems: list[Problem] = []
+    try:
+        raw = site_path.read_bytes()
+    except OSError as exc:
+        raise AuthoringError(
+            f"{site_path}: cannot read it ({exc.strerror}); run feeds init, or pass --data DIR"
+        ) from exc
+    site = load_site(site_path, raw, problems)
+    if site is None:
+        raise AuthoringError("\n".join(str(p) for p in problems) + "\nfix these first")
+    return site
+
+
+def _site_and_story(data_dir: Path, slug: str) -> tuple[Site, Story]:
+    site = _site(data_dir)
+    path = data_dir / f"{slug}.md"
+    if not SLUG_RE.match(slug) or not path.is_file():
+        known = ", ".join(p.stem for p in FileStore(data_dir).story_paths()[0]) or "none yet"
+        raise AuthoringError(
+            f"no story {slug!r} in {data_dir} (stories: {known}); create one with "
+            f'feeds new {slug if SLUG_RE.match(slug) else "SLUG"} --title "..."'
+        )
+    return site, _parse(path, path.read_bytes(), site, before=True)
+
+
+def _parse(path: Path, raw: bytes, site: Site, before: bool = False) -> Story:
+    problems = Problems(path)
+    story = parse_story(path, raw, site, problems)
+    if story is None:
+        listing = "\n".join(str(p) for p in problems.items)
+        if before:
+            raise AuthoringError(f"{listing}\nfix the story file first; nothing was changed")
+        raise AuthoringError(f"{listing}\nthe change would break the story; nothing was written")
+    return story
+
+
+def _find(story: Story, ident: str) -> Update:
+    anchor = ident.rpartition("/")[2] if ident.startswith("tag:") else ident.lstrip("#")
+    for update in story.updates:
+        if update.anchor == anchor and (not ident.startswith("tag:") or update.id == ident):
+            return update
+    newest = ", ".join(u.anchor for u in story.updates[:5]) or "none"
+    raise AuthoringError(
+        f"story {story.slug!r} has no update {ident!r} (newest: {newest}); "
+        f"see them all with feeds show {story.slug}"
+    )
+
+
+def _exactly(story: Story, ids: set[str]) -> str | None:
+    found = {u.id for u in story.updates}
+    if found == ids:
+        return None
+    extra = sorted(found - ids)
+    if extra:
+        return (
+            f"the text would create another update ({extra[0]}): a line in it starts like an "
+            "update heading (## YYYY-MM-DD HH:MM); reword it or indent it"
+        )
+    return f"the change would remove {sorted(ids - found)[0]}"
+
+
+def _free_anchor(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    for suffix in "bcdefghijklmnopqrstuvwxyz":
+        if f"{base}-{suffix}" not in taken:
+            return f"{base}-{suffix}"
+    raise AuthoringError(f"too many updates at the same minute ({base}); give this one --id")
+
+
+def _clean_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
+def _local_now(now: datetime, story: Story, update: Update) -> datetime:
+    """The clock in the story's zone, never before the update it changes."""
+    local = now.astimezone(ZoneInfo(story.timezone)).replace(second=0, microsecond=0)
+    published = update.published.astimezone(ZoneInfo(story.timezone))
+    return max(local, published, key=lambda t: t.astimezone(UTC))
+
+
+def _stamp_of(local: datetime) -> str:
+    """A local time as heading attributes write it, with the offset when it repeats."""
+    stamp = local.strftime("%Y-%m-%d %H:%M")
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
+        offset = local.utcoffset()
+        assert offset is not None
+        stamp += " " + format_offset(offset)
+    return stamp
