@@ -236,6 +236,11 @@ def add_update(
         return _find(story, anchor)
 
 
+def story_zone(data_dir: Path, slug: str) -> ZoneInfo:
+    """The zone story ``slug``'s local times are in."""
+    return ZoneInfo(_site_and_story(data_dir, slug)[1].timezone)
+
+
 def update_text(data_dir: Path, slug: str, ident: str) -> str:
     """The Markdown text of one update, for an editor."""
     story = _site_and_story(data_dir, slug)[1]

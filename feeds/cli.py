@@ -1,77 +1,163 @@
-"""The ``feeds`` command: a thin layer over the library."""
+"""The ``feeds`` command: a thin layer over the library.
+
+Each command parses its arguments, calls one library function and prints the
+result. Library errors (FeedsError) exit 1 with their message; bad arguments
+exit 2 (click's usage errors); 75 means another build held the lock.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .authoring import (
+    add_update,
+    check_slug,
+    correct_update,
+    edit_update,
+    end_story,
+    init_site,
+    new_story,
+    retract_update,
+    story_zone,
+    update_text,
+)
 from .errors import FeedsError
 from .lock import LockBusy
-from .pipeline import default_state_dir, run_build
-from .timeutil import rfc3339
+from .pipeline import BuildResult, default_state_dir, run_build
+from .model import Story
+from .query import View, check_output, export_story, find_story, load_view, to_json
+from .timeutil import TimeError, parse_when, rfc3339
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another build holds the lock; try again later
+
+
+def _now() -> datetime:
+    """The clock: the system's, or FEEDS_NOW (RFC 3339) to replay or test a moment."""
+    fixed = os.environ.get("FEEDS_NOW")
+    if fixed:
+        return _parse_timestamp(fixed)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _parse_timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time like 2018-05-17T03:00:00Z") from None
+    if value.tzinfo is None:
+        raise click.BadParameter(f"{text!r} needs a UTC offset, like 2018-05-17T03:00:00+04:30")
+    return value
 
 
 class Timestamp(click.ParamType):
     name = "TIME"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):  # type: ignore[no-untyped-def]
-        if isinstance(value, datetime):
-            return value
+    def convert(self, value, param, ctx):
+        return value if isinstance(value, datetime) else _parse_timestamp(str(value))
+
+
+class Slug(click.ParamType):
+    name = "SLUG"
+
+    def convert(self, value, param, ctx):
         try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            self.fail(f"{value!r} is not a time like 2018-05-17T03:00:00Z", param, ctx)
-        if parsed.tzinfo is None:
-            self.fail(f"{value!r} needs a UTC offset, like 2018-05-17T03:00:00+04:30", param, ctx)
-        return parsed
+            return check_slug(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
-DATA_OPTION = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="The store: site.toml and one <slug>.md per story.",
-)
-OUT_OPTION = click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("out"),
-    show_default=True,
-    help="Where the feeds are written.",
-)
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Library errors become click errors: message and exit 1, no traceback."""
+    try:
+        yield
+    except LockBusy as exc:
+        click.echo(f"feeds: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except (FeedsError, TimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def data_option(f: Callable[..., object]) -> Callable[..., object]:
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("data"),
+        show_default=True,
+        help="The store: site.toml and one <slug>.md per story.",
+    )(f)
+
+
+def out_option(f: Callable[..., object]) -> Callable[..., object]:
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("out"),
+        show_default=True,
+        help="Where the feeds are written.",
+    )(f)
+
+
+def state_option(f: Callable[..., object]) -> Callable[..., object]:
+    return click.option(
+        "--state",
+        "state_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Build state and lock folder  [default: .feeds/ beside DATA]",
+    )(f)
+
+
+def _read_text(text: str | None, initial: str = "") -> str:
+    """TEXT from the argument, stdin for "-", or $EDITOR."""
+    if text == "-":
+        stdin: str = sys.stdin.read()
+        return stdin
+    if text is not None:
+        return text
+    edited = click.edit(initial, extension=".md", require_save=True)
+    if edited is None:
+        raise click.ClickException("the editor was closed without saving; nothing was written")
+    return edited
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 def cli() -> None:
-    """Turn a store of live-blog updates into RSS 2.0 and Atom 1.0 feeds."""
+    """Live-blog stories in a plain-text store, published as RSS 2.0 and Atom 1.0 feeds.
+
+    \b
+    Start:   feeds init mysite && cd mysite
+    Write:   feeds new storm --title "Storm night" && feeds add storm "Winds rising."
+    Publish: feeds build
+    """
+
+
+# --------------------------------------------------------------------------
+# Publishing
 
 
 @cli.command()
-@DATA_OPTION
-@OUT_OPTION
-@click.option(
-    "--state",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Build state and lock folder  [default: .feeds/ beside DATA]",
-)
+@data_option
+@out_option
+@state_option
 @click.option("--force", is_flag=True, help="Render every feed, even those that did not change.")
 @click.option(
     "--wait",
     type=click.FloatRange(min=0),
     default=60,
     show_default=True,
-    help=f"Seconds to wait for another build to finish before giving up (exit {EXIT_BUSY}).",
+    help=f"Seconds to wait for another build to finish (then exit {EXIT_BUSY}).",
 )
 @click.option(
     "--now",
@@ -80,16 +166,7 @@ def cli() -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List every file written or removed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def build(
-    data_dir: Path,
-    out_dir: Path,
-    state_dir: Path | None,
-    force: bool,
-    wait: float,
-    now: datetime | None,
-    verbose: bool,
-    quiet: bool,
-) -> None:
+def build(data_dir, out_dir, state_dir, force, wait, now, verbose, quiet):
     """Validate the store, then bring the feeds in OUT up to date.
 
     Nothing is written unless the whole store is valid. Only feeds whose
@@ -104,21 +181,43 @@ def build(
     Example (cron, every minute):
       * * * * *  cd /srv/news && .venv/bin/feeds build --quiet
     """
-    clock = (lambda: now) if now else (lambda: datetime.now(UTC).replace(microsecond=0))
-    try:
+    with _errors(), _progress(enabled=not quiet) as progress:
         result = run_build(
             data_dir,
             out_dir,
             state_dir or default_state_dir(data_dir),
-            clock=clock,
+            clock=(lambda: now) if now else _now,
             force=force,
             wait=wait,
+            progress=progress,
         )
-    except LockBusy as exc:
-        click.echo(f"feeds: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    except FeedsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _report(result, out_dir, verbose=verbose, quiet=quiet)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal for long builds; nothing under cron."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= 50:
+            bar = click.progressbar(length=total, label="rendering", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _report(result: BuildResult, out_dir: Path, *, verbose: bool, quiet: bool) -> None:
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if quiet:
@@ -134,6 +233,349 @@ def build(
             click.echo(f"held back until {rfc3339(result.next_due)}: updates dated in the future")
     if result.changed or verbose:
         click.echo(result.summary())
+
+
+@cli.command()
+@data_option
+@out_option
+@state_option
+def check(data_dir, out_dir, state_dir):
+    """Check the store and the built feeds; write nothing.
+
+    Lists every problem as file:line: what is wrong, and exits 1 if there is
+    any: invalid story files, and feeds in OUT that are missing, damaged or
+    out of date with the store.
+
+    \b
+    Example:
+      feeds check && echo "all good"
+    """
+    with _errors():
+        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
+        problems = check_output(view, out_dir)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    n = len(view.snapshot.stories)
+    click.echo(f"ok: {n} stor{'y' if n == 1 else 'ies'}, feeds in {out_dir} up to date")
+
+
+# --------------------------------------------------------------------------
+# Writing
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--title", prompt="Site title", help="The site's name, shown by feed readers.")
+@click.option(
+    "--base-url",
+    prompt="Base URL where out/ will be served",
+    help="Where out/ is published, e.g. https://news.example.org/live/",
+)
+@click.option(
+    "--timezone",
+    prompt="Default timezone (IANA name)",
+    default="UTC",
+    show_default=True,
+    help="Default zone of new stories, e.g. Europe/Lisbon.",
+)
+@click.option("--author", help="Who the feeds credit  [default: the site title]")
+@click.option("--id-authority", help="The tag: authority of every id  [default: <host>,<year>]")
+def init(directory, title, base_url, timezone, author, id_authority):
+    """Create a new site in DIRECTORY: data/site.toml, an example story, .gitignore.
+
+    Asks for what is not given as an option. Refuses to touch an existing site.
+
+    \b
+    Example:
+      feeds init mysite --title "Live desk" --base-url https://news.example.org/live/ \\
+        --timezone Europe/Lisbon
+    """
+    with _errors():
+        created = init_site(
+            directory,
+            title=title,
+            base_url=base_url,
+            timezone=timezone,
+            author=author or title,
+            id_authority=id_authority,
+            now=_now(),
+        )
+    for path in created:
+        click.echo(f"created {path}")
+    click.echo(f"next: cd {directory} && feeds build")
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@data_option
+@click.option("--title", required=True, help="The story's headline.")
+@click.option("--timezone", help="IANA zone of its local times  [default: the site's]")
+@click.option("--link", help="The story's page elsewhere, if any.")
+@click.option("--summary", help="One or two sentences; the feed's description.")
+def new(slug, data_dir, title, timezone, link, summary):
+    """Start a new story, data/SLUG.md (lowercase letters, digits, hyphens).
+
+    \b
+    Example:
+      feeds new kazerun-protests --title "Clashes in Kazerun" --timezone Asia/Tehran
+    """
+    with _errors():
+        story = new_story(
+            data_dir, slug, title=title, timezone=timezone, link=link, summary=summary, now=_now()
+        )
+    click.echo(f"created {story.source}")
+    click.echo(story.url)
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@click.argument("text", required=False)
+@data_option
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help='When, in the story\'s zone: 02:30, "2018-05-17 02:30", '
+    '2018-05-17T02:30+04:30 or "5 minutes ago"  [default: now]',
+)
+@click.option("--title", help="A short title for the update.")
+@click.option(
+    "--author", help='Credit someone other than the story\'s authors: "Name" or "Name <email>".'
+)
+@click.option(
+    "--id",
+    "anchor",
+    help="The update's anchor (its id in the story)  [default: from its time, like u20180517-0230]",
+)
+@click.option("--build", "then_build", is_flag=True, help="Run feeds build afterwards.")
+@out_option
+def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_dir):
+    """Publish an update to story SLUG: TEXT, or - for stdin, or $EDITOR.
+
+    The update goes where it belongs (newest first); the rest of the file
+    keeps every byte. Prints the new update's id and permalink.
+
+    \b
+    Examples:
+      feeds add kazerun "A convoy has entered the city." --title "Convoy arrives"
+      echo "Roads reopened." | feeds add storm - --at "10 minutes ago" --build
+    """
+    with _errors():
+        now = _now()
+        at = None
+        if at_text:
+            try:
+                at = parse_when(at_text, story_zone(data_dir, slug), now)
+            except TimeError as exc:
+                raise click.BadParameter(str(exc), param_hint="--at") from None
+        body = _read_text(text)
+        update = add_update(
+            data_dir, slug, body, at=at, now=now, title=title, author=author, anchor=anchor
+        )
+    click.echo(update.id)
+    click.echo(update.url)
+    if update.published.astimezone(UTC) > now:
+        click.echo(f"scheduled: held back until {rfc3339(update.published)}")
+    if then_build:
+        _build_after(data_dir, out_dir)
+
+
+def _build_after(data_dir: Path, out_dir: Path) -> None:
+    with _errors():
+        result = run_build(data_dir, out_dir, default_state_dir(data_dir), clock=_now)
+    _report(result, out_dir, verbose=False, quiet=False)
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@click.argument("update_id", metavar="ID")
+@data_option
+@click.option("--text", help="The new text (- for stdin)  [default: edit it in $EDITOR]")
+@click.option("--title", help='A new title ("" removes it).')
+def edit(slug, update_id, data_dir, text, title):
+    """Change the text or title of update ID (its anchor or full id).
+
+    Its id and time stay; the next build marks it updated in the feeds.
+
+    \b
+    Example:
+      feeds edit kazerun convoy-enters-kazerun --title "Armoured convoy arrives"
+    """
+    with _errors():
+        new_text = None
+        if text is not None or title is None:
+            new_text = _read_text(text, initial=update_text(data_dir, slug, update_id) + "\n")
+        update = edit_update(data_dir, slug, update_id, text=new_text, title=title)
+    click.echo(f"edited {update.id}")
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@click.argument("update_id", metavar="ID")
+@data_option
+@click.option("--note", required=True, help="What was wrong and what is right now.")
+def correct(slug, update_id, data_dir, note):
+    """Add a dated correction note to update ID and mark it updated.
+
+    \b
+    Example:
+      feeds correct kazerun u20180517-0150 --note "The convoy left from Shiraz, not Bushehr."
+    """
+    with _errors():
+        update = correct_update(data_dir, slug, update_id, note=note, now=_now())
+    click.echo(f"corrected {update.id}")
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@click.argument("update_id", metavar="ID")
+@data_option
+@click.option("--note", help="Why it was withdrawn (shown in the Atom tombstone).")
+def retract(slug, update_id, data_dir, note):
+    """Withdraw update ID: it leaves the RSS feeds and becomes an Atom tombstone.
+
+    Its text stays in the story file, for the record.
+
+    \b
+    Example:
+      feeds retract kazerun u20180517-0115 --note "The casualty figures were not confirmed."
+    """
+    with _errors():
+        update = retract_update(data_dir, slug, update_id, note=note, now=_now())
+    click.echo(f"retracted {update.id}")
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@data_option
+def end(slug, data_dir):
+    """Mark story SLUG as ended (status = "ended").
+
+    \b
+    Example:
+      feeds end kazerun
+    """
+    with _errors():
+        story = end_story(data_dir, slug)
+    click.echo(f"{story.slug}: ended")
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+@cli.command(name="list")
+@data_option
+@state_option
+def list_(data_dir, state_dir):
+    """List the stories: status, number of updates, last update, title.
+
+    \b
+    Example:
+      feeds list
+    """
+    with _errors():
+        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
+    rows = []
+    for story in view.snapshot.stories:
+        visible = next(s for s in view.reconciled.snapshot.stories if s.slug == story.slug)
+        last = (
+            visible.updates[0].published.strftime("%Y-%m-%d %H:%M %z") if visible.updates else "-"
+        )
+        rows.append((story.slug, story.status, str(len(visible.updates)), last, story.title))
+    _table(("STORY", "STATUS", "UPDATES", "LAST UPDATE", "TITLE"), rows)
+
+
+@cli.command()
+@click.argument("slug", type=Slug())
+@data_option
+@state_option
+def show(slug, data_dir, state_dir):
+    """Show story SLUG's updates, newest first, with their ids and times.
+
+    \b
+    Example:
+      feeds show kazerun
+    """
+    with _errors():
+        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
+        story = _story(view, slug, data_dir)
+    click.echo(f"{story.title}  [{story.status}, {story.timezone}]")
+    click.echo(story.url)
+    rows = []
+    for update in story.updates:
+        rows.append(
+            (
+                update.published.strftime("%Y-%m-%d %H:%M %z"),
+                update.published.astimezone(UTC).strftime("%H:%MZ"),
+                update.anchor,
+                view.status_of(update),
+                update.title,
+            )
+        )
+    _table(("LOCAL TIME", "UTC", "ID", "STATE", "TITLE"), rows)
+
+
+@cli.command()
+@click.argument("slug", type=Slug(), required=False)
+@data_option
+@state_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "md"]),
+    default="json",
+    show_default=True,
+    help="json: the updates as data; md: the story file.",
+)
+@click.option("--all", "all_stories", is_flag=True, help="Export every story.")
+def export(slug, data_dir, state_dir, fmt, all_stories):
+    """Export story SLUG (or --all) as JSON or as the story's Markdown.
+
+    JSON has, per update: id, published and updated (RFC 3339), title, text
+    (Markdown), html, authors, status.
+
+    \b
+    Examples:
+      feeds export kazerun > kazerun.json
+      feeds export --all --format md > everything.md
+    """
+    if bool(slug) == all_stories:
+        raise click.UsageError("give a SLUG or --all (not both)")
+    with _errors():
+        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
+        stories = view.snapshot.stories if all_stories else (_story(view, slug, data_dir),)
+    if fmt == "json":
+        if all_stories:
+            click.echo(to_json({"stories": [export_story(view, s) for s in stories]}), nl=False)
+        else:
+            click.echo(to_json([r for r in export_story(view, stories[0])["updates"]]), nl=False)
+        return
+    for story in stories:
+        text = Path(story.source).read_text(encoding="utf-8-sig")
+        if all_stories:
+            click.echo(f"<!-- {Path(story.source).name} -->")
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def _story(view: View, slug: str, data_dir: Path) -> Story:
+    story = find_story(view.snapshot, slug)
+    if story is None:
+        known = ", ".join(s.slug for s in view.snapshot.stories) or "none yet"
+        raise FeedsError(f"no story {slug!r} in {data_dir} (stories: {known})")
+    return story
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Columns sized to their content; the last one cut to the terminal's width."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    room = shutil.get_terminal_size((100, 24)).columns - sum(widths) - 2 * len(widths)
+    for row in [header, *rows]:
+        last = row[-1] if len(row[-1]) <= max(room, 20) else row[-1][: max(room, 20) - 1] + "…"
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)] + [last]
+        click.echo("  ".join(cells).rstrip())
 
 
 def main() -> None:
