@@ -328,8 +328,8 @@ class _StoryFile:
         start = update.line  # index of the line after the heading
         later = [u.line for u in self.story.updates if u.line > update.line]
         end = min(later) - 1 if later else len(self.lines)
-        tail = [""] if later else []
-        self.lines[start:end] = ["", *text.split("\n"), *tail]
+        # A blank line before the next heading, or the file's final newline.
+        self.lines[start:end] = ["", *text.split("\n"), ""]
 
     def save(self, check: Callable[[Story], str | None]) -> Story:
         text = self.newline.join(self.lines)

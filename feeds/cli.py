@@ -32,8 +32,8 @@ from .authoring import (
 )
 from .errors import FeedsError
 from .lock import LockBusy
-from .pipeline import BuildResult, default_state_dir, run_build
 from .model import Story
+from .pipeline import BuildResult, default_state_dir, run_build
 from .query import View, check_output, export_story, find_story, load_view, to_json
 from .timeutil import TimeError, parse_when, rfc3339
 

@@ -216,8 +216,10 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
                 return when
         raise TimeError(f'{text!r}: give the date too, like "{today} {value}"')
     if m := _DATE_TIME.match(text.strip()):
-        offset = parse_offset(m["offset"]) if m["offset"] else None
-        return resolve_local(naive_local(m["date"], m["time"]), tz, offset)
+        local = naive_local(m["date"], m["time"])
+        if m["offset"]:  # an exact instant, whatever zone it was written in
+            return local.replace(tzinfo=timezone(parse_offset(m["offset"]))).astimezone(tz)
+        return resolve_local(local, tz)
     raise TimeError(
         f'{text!r} is not a time: use 02:30, "2018-05-17 02:30", 2018-05-17T02:30+04:30 '
         'or "5 minutes ago"'
