@@ -428,3 +428,27 @@ def test_twenty_concurrent_adds_all_land_once(store: Path, tmp_path: Path) -> No
     assert len({u.id for u in s.updates}) == 22
     printed = sorted(out.splitlines()[0] for out, _ in results)
     assert printed == sorted(u.id for u in s.updates if u.text.startswith("Concurrent"))
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_long_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from feeds import cli as cli_module
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, total, shown in (
+        (Terminal(), 60, True),
+        (Terminal(), 10, False),
+        (io.StringIO(), 60, False),
+    ):
+        monkeypatch.setattr(cli_module.sys, "stderr", stream)
+        with cli_module._progress(enabled=True) as progress:
+            if progress:
+                for done in range(1, total + 1):
+                    progress(done, total)
+        assert ("rendering" in stream.getvalue()) is shown
