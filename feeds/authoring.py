@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .errors import FeedsError, Problem
+from .errors import FeedsError, Problem, StoreError
 from .lock import store_lock
 from .model import SLUG_RE, Site, Story, Update
 from .pipeline import default_state_dir
@@ -362,18 +362,12 @@ def _story_file(data_dir: Path, slug: str) -> Iterator[_StoryFile]:
 
 
 def _site(data_dir: Path) -> Site:
-    site_path = data_dir / SITE_FILE
-    problems: list[Problem] = []
     try:
-        raw = site_path.read_bytes()
-    except OSError as exc:
+        return FileStore(data_dir).load_site()
+    except StoreError as exc:
         raise AuthoringError(
-            f"{site_path}: cannot read it ({exc.strerror}); run feeds init, or pass --data DIR"
+            f"{exc}\nfix site.toml first, or run feeds init (or pass --data DIR)"
         ) from exc
-    site = load_site(site_path, raw, problems)
-    if site is None:
-        raise AuthoringError("\n".join(str(p) for p in problems) + "\nfix these first")
-    return site
 
 
 def _site_and_story(data_dir: Path, slug: str) -> tuple[Site, Story]:

@@ -35,6 +35,7 @@ from .lock import LockBusy
 from .model import Story
 from .pipeline import BuildResult, default_state_dir, run_build
 from .query import View, check_output, export_story, find_story, load_view, to_json
+from .store import FileStore
 from .timeutil import TimeError, parse_when, rfc3339
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another build holds the lock; try again later
@@ -259,6 +260,64 @@ def check(data_dir, out_dir, state_dir):
         sys.exit(1)
     n = len(view.snapshot.stories)
     click.echo(f"ok: {n} stor{'y' if n == 1 else 'ies'}, feeds in {out_dir} up to date")
+
+
+@cli.command()
+@out_option
+@data_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--watch", is_flag=True, help="Rebuild when files in DATA change.")
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=0),
+    help="Cache-Control max-age in seconds  [default: site.toml's cache_max_age, 60]",
+)
+def serve(out_dir, data_dir, host, port, watch, max_age):
+    """Serve OUT over HTTP with ETags, 304s and gzip, for pollers and for testing.
+
+    With --watch, a change in DATA rebuilds the feeds within about a second.
+    Stops cleanly on Ctrl-C or SIGTERM. For production, static hosting is
+    better still: see the README's production section.
+
+    \b
+    Example:
+      feeds serve --watch --port 8080
+    """
+    from .serve import run, watch_and_build  # aiohttp is only imported to serve
+
+    if max_age is None:
+        max_age = _site_setting(data_dir, "cache_max_age", 60)
+    if not out_dir.is_dir() and not watch:
+        raise click.ClickException(f"{out_dir} does not exist: run feeds build first")
+
+    def rebuild() -> None:
+        try:
+            result = run_build(data_dir, out_dir, default_state_dir(data_dir), clock=_now)
+        except FeedsError as exc:
+            click.echo(f"build failed, still serving the previous files:\n{exc}", err=True)
+            return
+        if result.changed:
+            click.echo(result.summary(), err=True)
+
+    if watch:
+        rebuild()
+    run(
+        out_dir,
+        host,
+        port,
+        max_age,
+        on_start=watch_and_build(data_dir, rebuild) if watch else None,
+        print_fn=lambda line: click.echo(line, err=True),
+    )
+
+
+def _site_setting(data_dir: Path, key: str, default: int) -> int:
+    try:
+        value: int = getattr(FileStore(data_dir).load_site(), key)
+        return value
+    except FeedsError:
+        return default
 
 
 # --------------------------------------------------------------------------

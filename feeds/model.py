@@ -50,6 +50,7 @@ class Site:
     items_per_feed: int = 50
     description: str = ""
     tombstone_days: int = 30  # how long deleted updates are announced in Atom feeds
+    cache_max_age: int = 60  # seconds: Cache-Control max-age that feeds serve sends
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):

@@ -31,6 +31,7 @@ SITE_KEYS = (
     "items_per_feed",
     "description",
     "tombstone_days",
+    "cache_max_age",
 )
 
 
@@ -68,7 +69,8 @@ class FileStore:
                 paths.append(path)
         return paths, problems
 
-    def load(self) -> Snapshot:
+    def load_site(self) -> Site:
+        """Only ``site.toml``: for commands that need the settings, not the stories."""
         problems: list[Problem] = []
         site_path = self.root / SITE_FILE
         if not self.root.is_dir():
@@ -76,11 +78,13 @@ class FileStore:
                 [Problem(self.root, None, "no such folder; pass --data DIR or create it")]
             )
         site_raw = _read(site_path, problems)
-        if site_raw is None:
-            raise StoreError(problems)
-        site = load_site(site_path, site_raw, problems)
+        site = load_site(site_path, site_raw, problems) if site_raw is not None else None
         if site is None:
             raise StoreError(problems)
+        return site
+
+    def load(self) -> Snapshot:
+        site = self.load_site()
         stories: list[Story] = []
         paths, problems = self.story_paths()
         for path in paths:
@@ -227,6 +231,7 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
     tz = table.timezone(default="UTC")
     items = table.integer("items_per_feed", 50, 1, 10_000)
     tombstone_days = table.integer("tombstone_days", 30, 0, 3650)
+    cache_max_age = table.integer("cache_max_age", 60, 0, 86400)
     description = table.string("description")
     if problems or author is None:
         found.extend(problems.items)
@@ -241,4 +246,5 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         items_per_feed=items,
         description=description,
         tombstone_days=tombstone_days,
+        cache_max_age=cache_max_age,
     )

@@ -1,0 +1,298 @@
+"""Serving ``out/`` over HTTP the way feed pollers expect.
+
+Built on aiohttp (its HTTP parser and server; this module only decides what
+to answer):
+
+* every file has a strong ``ETag`` (a digest of its bytes, so a rebuild that
+  rewrites identical bytes keeps it) and a ``Last-Modified``; ``If-None-Match``
+  and ``If-Modified-Since`` are answered with 304 (RFC 9110 13.1.1-13.1.3:
+  If-None-Match wins when both are sent);
+* gzip when the client accepts it, as its own representation with its own
+  ETag, and ``Vary: Accept-Encoding`` on everything compressible;
+* feed media types with ``charset=utf-8``, ``Cache-Control: max-age``;
+* ``index.html`` for folders, 404 for everything else, including any path that
+  would leave ``out/`` (``..``, encoded dots, symbolic links pointing outside)
+  and hidden files (a build's temporary files are hidden).
+
+Files are read on first request and kept in memory until their size, mtime or
+inode change; since builds replace files atomically, a response is always a
+whole old file or a whole new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import logging
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+from aiohttp import web
+
+log = logging.getLogger("feeds.serve")
+
+# Common Log Format (host ident authuser [date] "request" status bytes).
+ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
+
+TEXT = "; charset=utf-8"
+MEDIA_TYPES = {
+    "rss.xml": "application/rss+xml" + TEXT,
+    "atom.xml": "application/atom+xml" + TEXT,
+    "feed.json": "application/feed+json" + TEXT,
+}
+BY_SUFFIX = {
+    ".html": "text/html" + TEXT,
+    ".xml": "application/xml" + TEXT,
+    ".opml": "text/xml" + TEXT,
+    ".xsl": "text/xml" + TEXT,
+    ".json": "application/json" + TEXT,
+    ".css": "text/css" + TEXT,
+    ".js": "text/javascript" + TEXT,
+    ".txt": "text/plain" + TEXT,
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+}
+COMPRESSIBLE = (
+    "text/",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/xml",
+    "application/json",
+    "image/svg+xml",
+)
+MIN_GZIP_BYTES = 256
+
+
+def media_type(path: Path) -> str:
+    """The Content-Type for a file of out/, by name (feeds are told apart by theirs)."""
+    for name, kind in MEDIA_TYPES.items():
+        if path.name == name or path.name.endswith("-" + name):
+            return kind
+    return BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Representation:
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    key: tuple[int, int, int]  # inode, size, mtime_ns: changes when a build replaces it
+    content_type: str
+    mtime: float
+    identity: Representation
+    gzipped: Representation | None
+
+
+def _load(path: Path, st: os.stat_result) -> CachedFile:
+    body = path.read_bytes()
+    digest = hashlib.sha256(body).hexdigest()[:24]
+    kind = media_type(path)
+    gzipped = None
+    if kind.startswith(COMPRESSIBLE) and len(body) >= MIN_GZIP_BYTES:
+        # mtime=0: the same bytes always compress to the same bytes.
+        gzipped = Representation(gzip.compress(body, compresslevel=6, mtime=0), f'"{digest}-gz"')
+    return CachedFile(
+        key=(st.st_ino, st.st_size, st.st_mtime_ns),
+        content_type=kind,
+        mtime=st.st_mtime,
+        identity=Representation(body, f'"{digest}"'),
+        gzipped=gzipped,
+    )
+
+
+def resolve(root: Path, url_path: str) -> Path | None:
+    """The file or folder of ``root`` that ``url_path`` names, or None (404).
+
+    ``url_path`` is already percent-decoded, so ``%2e%2e`` arrives as ``..``.
+    """
+    if "\x00" in url_path or "\\" in url_path:
+        return None
+    parts = [p for p in url_path.split("/") if p]
+    if any(p in (".", "..") or p.startswith(".") for p in parts):
+        return None
+    try:
+        real = root.joinpath(*parts).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if real != root and root not in real.parents:
+        return None  # a symbolic link leading out of out/
+    return real
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip()
+            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+    return False
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    # Weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter here.
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+class FeedServer:
+    def __init__(self, root: Path, max_age: int) -> None:
+        self.root = root.resolve()
+        self.max_age = max_age
+        self.cache: dict[Path, CachedFile] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self.handle)  # HEAD is answered too
+        return app
+
+    def _file(self, path: Path) -> CachedFile | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        cached = self.cache.get(path)
+        if cached is None or cached.key != (st.st_ino, st.st_size, st.st_mtime_ns):
+            try:
+                cached = _load(path, st)
+            except OSError:
+                return None
+            self.cache[path] = cached
+        return cached
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = resolve(self.root, request.path)
+        if path is not None and path.is_dir():
+            if not request.path.endswith("/"):
+                # So that the page's relative links resolve inside the folder.
+                raise web.HTTPMovedPermanently(request.path + "/")
+            path = path / "index.html"
+        cached = self._file(path) if path else None
+        if cached is None:
+            raise web.HTTPNotFound(text="404: not found\n")
+        rep = cached.identity
+        if cached.gzipped and _accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            rep = cached.gzipped
+        headers = {
+            "ETag": rep.etag,
+            "Last-Modified": formatdate(cached.mtime, usegmt=True),
+            "Cache-Control": f"max-age={self.max_age}",
+        }
+        if cached.gzipped:
+            headers["Vary"] = "Accept-Encoding"
+        if self._not_modified(request, rep, cached):
+            return web.Response(status=304, headers=headers)
+        if rep is cached.gzipped:
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Type"] = cached.content_type
+        return web.Response(body=rep.body, headers=headers)
+
+    @staticmethod
+    def _not_modified(request: web.Request, rep: Representation, cached: CachedFile) -> bool:
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None:
+            return _etag_matches(if_none_match, rep.etag)
+        since = request.headers.get("If-Modified-Since")
+        if since:
+            try:
+                when = parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return False
+            return int(cached.mtime) <= when
+        return False
+
+
+async def watch(
+    folder: Path, rebuild: Callable[[], None], interval: float = 0.5, settle: float = 0.3
+) -> None:
+    """Call ``rebuild`` (in a thread) after files in ``folder`` change and settle."""
+    loop = asyncio.get_running_loop()
+    seen = _fingerprint(folder)
+    while True:
+        await asyncio.sleep(interval)
+        now = _fingerprint(folder)
+        if now == seen:
+            continue
+        # Debounce: an editor saving, or several `feeds add`, come in bursts.
+        while True:
+            await asyncio.sleep(settle)
+            settled = _fingerprint(folder)
+            if settled == now:
+                break
+            now = settled
+        seen = now
+        try:
+            await loop.run_in_executor(None, rebuild)
+        except Exception:  # a bug in a build must not take the server down
+            log.exception("rebuild failed")
+
+
+def _fingerprint(folder: Path) -> frozenset[tuple[str, int, int]]:
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(
+                (e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                for e in entries
+                if e.is_file() and not e.name.startswith(".")
+            )
+    except OSError:
+        return frozenset()
+
+
+def watch_and_build(
+    data_dir: Path, rebuild: Callable[[], None]
+) -> Callable[[web.Application], None]:
+    """An app hook that runs :func:`watch` on ``data_dir`` while the server runs."""
+
+    def install(app: web.Application) -> None:
+        async def start(app: web.Application) -> None:
+            app[WATCHER] = asyncio.create_task(watch(data_dir, rebuild))
+
+        async def stop(app: web.Application) -> None:
+            app[WATCHER].cancel()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
+
+    return install
+
+
+WATCHER = web.AppKey("watcher", asyncio.Task)
+
+
+def run(
+    out_dir: Path,
+    host: str,
+    port: int,
+    max_age: int,
+    on_start: Callable[[web.Application], None] | None = None,
+    print_fn: Callable[[str], None] = print,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then close connections and return."""
+    server = FeedServer(out_dir, max_age)
+    app = server.app()
+    if on_start:
+        on_start(app)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        access_log_format=ACCESS_LOG_FORMAT,
+        print=lambda _: print_fn(f"serving {out_dir} on http://{host}:{port}/ (Ctrl-C stops)"),
+        handle_signals=True,
+    )

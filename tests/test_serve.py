@@ -1,0 +1,255 @@
+"""`feeds serve` on 127.0.0.1, exercised with a real HTTP client (http.client)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLE_DATA
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, root: Path, *args: str) -> None:
+        self.root = root
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "feeds",
+                "serve",
+                "--data",
+                str(root / "data"),
+                "--out",
+                str(root / "out"),
+                "--port",
+                str(self.port),
+                *args,
+            ],
+            cwd=root,
+            env={**os.environ, "FEEDS_NOW": NOW},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert self.proc.poll() is None, self.proc.communicate()
+                time.sleep(0.05)
+        raise AssertionError("server did not start")
+
+    def request(
+        self, path: str, method: str = "GET", **headers: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=10)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLE_DATA, tmp_path / "data")
+    subprocess.run(
+        [sys.executable, "-m", "feeds", "build"],
+        cwd=tmp_path,
+        check=True,
+        env={**os.environ, "FEEDS_NOW": NOW},
+    )
+    out = tmp_path / "out"
+    (out / "index.html").write_text("<!doctype html><title>x</title>" + "x" * 300)
+    (out / "feeds.opml").write_text("<opml version='2.0'/>")
+    (out / "kazerun" / "feed.json").write_text('{"version": "https://jsonfeed.org/version/1.1"}')
+    return tmp_path
+
+
+@pytest.fixture
+def server(site: Path) -> Iterator[Server]:
+    s = Server(site)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_200_with_validators_and_types(server: Server) -> None:
+    status, headers, body = server.request("/kazerun/rss.xml")
+    assert status == 200
+    assert body == (server.root / "out" / "kazerun" / "rss.xml").read_bytes()
+    assert re.fullmatch(r'"[0-9a-f]{24}"', headers["etag"])  # strong
+    assert headers["last-modified"].endswith(" GMT")
+    assert headers["cache-control"] == "max-age=60"
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-type"] == "application/rss+xml; charset=utf-8"
+    types = {
+        "/kazerun/atom.xml": "application/atom+xml; charset=utf-8",
+        "/kazerun/feed.json": "application/feed+json; charset=utf-8",
+        "/": "text/html; charset=utf-8",
+        "/index.html": "text/html; charset=utf-8",
+        "/feeds.opml": "text/xml; charset=utf-8",
+    }
+    for path, kind in types.items():
+        status, headers, _ = server.request(path)
+        assert (status, headers["content-type"]) == (200, kind), path
+
+
+def test_304_with_either_validator(server: Server) -> None:
+    _, first, _ = server.request("/rss.xml")
+    etag, modified = first["etag"], first["last-modified"]
+    status, headers, body = server.request("/rss.xml", If_None_Match=etag)
+    assert (status, body, headers["etag"]) == (304, b"", etag)
+    assert server.request("/rss.xml", If_None_Match=f'"other", W/{etag}')[0] == 304
+    assert server.request("/rss.xml", If_Modified_Since=modified)[0] == 304
+    assert server.request("/rss.xml", If_Modified_Since=formatdate(0, usegmt=True))[0] == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    assert server.request("/rss.xml", If_None_Match='"stale"', If_Modified_Since=modified)[0] == 200
+
+
+def test_new_update_new_etag_and_unchanged_files_keep_theirs(server: Server) -> None:
+    _, before_k, _ = server.request("/kazerun/rss.xml")
+    _, before_v, _ = server.request("/vila-mares-storm/rss.xml")
+    env = {**os.environ, "FEEDS_NOW": NOW}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feeds",
+            "add",
+            "kazerun",
+            "Roads reopened.",
+            "--at",
+            "2018-05-17 03:00",
+            "--build",
+        ],
+        cwd=server.root,
+        env=env,
+        check=True,
+    )
+    status, after, body = server.request("/kazerun/rss.xml", If_None_Match=before_k["etag"])
+    assert status == 200 and after["etag"] != before_k["etag"]
+    assert b"Roads reopened." in body
+    assert server.request("/vila-mares-storm/rss.xml", If_None_Match=before_v["etag"])[0] == 304
+
+
+def test_gzip_when_asked(server: Server) -> None:
+    _, plain, body = server.request("/atom.xml")
+    status, headers, zipped = server.request("/atom.xml", Accept_Encoding="gzip, deflate")
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped) == body
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["etag"] != plain["etag"]  # another representation, another strong ETag
+    assert (
+        server.request("/atom.xml", Accept_Encoding="gzip", If_None_Match=headers["etag"])[0] == 304
+    )
+    assert "content-encoding" not in server.request("/atom.xml", Accept_Encoding="gzip;q=0")[1]
+
+
+def test_head(server: Server) -> None:
+    _, get_headers, body = server.request("/kazerun/atom.xml")
+    status, headers, nobody = server.request("/kazerun/atom.xml", method="HEAD")
+    assert (status, nobody) == (200, b"")
+    assert headers["etag"] == get_headers["etag"]
+    assert headers["content-length"] == str(len(body))
+
+
+def test_nothing_outside_out_can_be_read(server: Server, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not serve")
+    (server.root / "out" / "leak.txt").symlink_to(secret)
+    (server.root / "out" / "leakdir").symlink_to(tmp_path)
+    (server.root / "out" / ".rss.xml.abc.tmp").write_text("half")
+    attempts = [
+        "/../data/site.toml",
+        "/kazerun/../../data/site.toml",
+        "/%2e%2e/data/site.toml",
+        "/%2E%2E/%2e%2e/etc/passwd",
+        "/kazerun/%2e%2e/%2e%2e/data/site.toml",
+        "/..%2fdata/site.toml",
+        "//etc/passwd",
+        "/etc/passwd",
+        "/leak.txt",
+        "/leakdir/secret.txt",
+        "/.rss.xml.abc.tmp",
+        "/nope.xml",
+        "/kazerun/%00rss.xml",
+    ]
+    for path in attempts:
+        status, _, body = server.request(path)
+        assert status in (400, 404), (path, status)
+        assert b"do not serve" not in body and b"title =" not in body
+    assert server.request("/rss.xml", method="POST")[0] == 405
+    assert server.request("/kazerun")[0] == 301
+
+
+def test_watch_rebuilds_and_serves_the_new_update(site: Path) -> None:
+    server = Server(site, "--watch")
+    try:
+        env = {**os.environ, "FEEDS_NOW": NOW}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "feeds",
+                "add",
+                "kazerun",
+                "Watched update.",
+                "--at",
+                "2018-05-17 03:05",
+            ],
+            cwd=site,
+            env=env,
+            check=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if b"Watched update." in server.request("/kazerun/atom.xml")[2]:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the new update was not served within 10 s")
+    finally:
+        code, err = server.stop()
+    assert code == 0
+    assert "1 story changed, 4 files written, 0 removed" in err
+
+
+def test_clean_shutdown_and_common_log_format(server: Server) -> None:
+    server.request("/rss.xml")
+    code, err = server.stop()
+    assert code == 0
+    assert re.search(
+        r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /rss\.xml HTTP/1\.1" 200 \d+$',
+        err,
+        flags=re.M,
+    ), err
