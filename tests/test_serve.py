@@ -249,7 +249,7 @@ def test_clean_shutdown_and_common_log_format(server: Server) -> None:
     code, err = server.stop()
     assert code == 0
     assert re.search(
-        r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /rss\.xml HTTP/1\.1" 200 \d+$',
+        r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /rss\.xml HTTP/1\.1" 200 \d+$',
         err,
         flags=re.M,
     ), err
