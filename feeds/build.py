@@ -1,105 +1,201 @@
 """Store snapshot -> output files. Pure: no I/O, no clock, deterministic.
 
-``<slug>/rss.xml`` and ``<slug>/atom.xml`` for each story, and ``rss.xml`` /
-``atom.xml`` with the newest updates of all stories (the same items, with the
-same ids, as in the story feeds). Each feed folder is planned as a
-:class:`~feeds.model.Feed` first; its digest (:func:`feed_key`) tells the
-pipeline whether rendering it again could change anything.
+The output is planned folder by folder (:class:`Folder`): each story's folder
+(``<slug>/``: its page, its feeds and their RFC 5005 archives) and the site's
+(``index.html``, the site-wide feeds, ``feeds.opml``, the stylesheet and the
+feeds' XSL view). A folder's digest (:func:`folder_key`) covers everything its
+files are rendered from, so the pipeline can tell, without rendering, whether
+rendering it again could change a byte.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 from .model import Feed, Site, Snapshot, Story, Tombstone, Update
-from .render import RENDERERS
+from .render import ARCHIVE_RENDERERS, RENDERERS
+from .render.assets import FEED_XSL, STYLE_CSS
+from .render.html import (
+    SitePage,
+    StoryLink,
+    StoryPage,
+    render_opml,
+    render_site_page,
+    render_story_page,
+)
 
 # A feed with nothing in it still needs a valid <updated>; the epoch is honest
 # ("nothing has happened") and, unlike the clock, deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Part of every feed digest: a new release of feeds or feedgen may render the
-# same data differently, so it must not be mistaken for "unchanged".
-RENDER_VERSION = f"feeds {version('feeds')}; feedgen {version('feedgen')}; {sorted(RENDERERS)}"
+# Part of every digest: a new release of feeds or feedgen may render the same
+# data differently, so it must not be mistaken for "unchanged".
+RENDER_VERSION = (
+    f"feeds {version('feeds')}; feedgen {version('feedgen')}; {sorted(RENDERERS)}; "
+    f"{hashlib.sha256((STYLE_CSS + FEED_XSL).encode()).hexdigest()[:12]}"
+)
 
 
 def _newest(times: Iterable[datetime | None]) -> datetime:
     return max((t for t in times if t is not None), key=lambda t: t.astimezone(UTC), default=EPOCH)
 
 
-def story_feed(site: Site, story: Story, tombstones: tuple[Tombstone, ...] = ()) -> Feed:
-    return Feed(
+def archive_name(page: int, name: str) -> str:
+    return f"archive-{page}-{name}"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """Everything one folder of out/ is rendered from."""
+
+    prefix: str  # "" for the site, "<slug>/" for a story
+    feed: Feed  # the current feed: the newest items_per_feed updates
+    archives: tuple[Feed, ...] = ()  # RFC 5005 archive pages, oldest first
+    story_page: StoryPage | None = None
+    site_page: SitePage | None = None
+
+    @property
+    def names(self) -> list[str]:
+        names = [self.prefix + name for name in RENDERERS]
+        for number in range(1, len(self.archives) + 1):
+            names += [self.prefix + archive_name(number, name) for name in ARCHIVE_RENDERERS]
+        if self.story_page or self.site_page:
+            names.append(self.prefix + "index.html")
+        if self.site_page:
+            names += ["feeds.opml", "style.css", "feed.xsl"]
+        return names
+
+    def render(self) -> dict[str, bytes]:
+        url = self.feed.folder_url
+        files = {
+            self.prefix + name: render(self.feed, url + name) for name, render in RENDERERS.items()
+        }
+        for number, feed in enumerate(self.archives, 1):
+            for name, render in ARCHIVE_RENDERERS.items():
+                files[self.prefix + archive_name(number, name)] = render(
+                    feed, url + archive_name(number, name)
+                )
+        if self.story_page:
+            files[self.prefix + "index.html"] = render_story_page(self.story_page)
+        if self.site_page:
+            files["index.html"] = render_site_page(self.site_page)
+            files["feeds.opml"] = render_opml(self.site_page)
+            files["style.css"] = STYLE_CSS.encode()
+            files["feed.xsl"] = FEED_XSL.encode()
+        return files
+
+
+def _site_links(site: Site) -> tuple[tuple[str, str], ...]:
+    return (("hub", site.websub_hub),) if site.websub_hub else ()
+
+
+def story_folder(site: Site, story: Story, tombstones: tuple[Tombstone, ...] = ()) -> Folder:
+    """A story's page, its current feeds and their archives.
+
+    RFC 5005 paging: the current feed holds the newest ``items_per_feed``
+    updates; the older ones are cut into archive pages of the same size from
+    the oldest, so full archive pages stay the same as the story grows and
+    are not rewritten.
+    """
+    n = site.items_per_feed
+    updates = story.updates
+    older = list(reversed(updates[n:]))  # oldest first
+    chunks = [older[i : i + n] for i in range(0, len(older), n)]
+    updated = _newest([story.updated, *(t.when for t in tombstones)])
+    current = Feed(
         id=story.feed_id,
         title=story.title,
         subtitle=story.summary,
         page_url=story.url,
         folder_url=story.url,
-        updated=_newest([story.updated, *(t.when for t in tombstones)]),
+        updated=updated,
         language=story.language,
         authors=story.authors,
         tags=story.tags,
-        entries=story.updates[: site.items_per_feed],
+        entries=updates[:n],
         related=story.link,
         tombstones=tombstones,
+        links=_site_links(site)
+        + ((("prev-archive", story.url + archive_name(len(chunks), "{name}")),) if chunks else ()),
+        stylesheet="../feed.xsl",
+        ttl=site.ttl,
     )
+    archives = []
+    for number, chunk in enumerate(chunks, 1):
+        links = [("current", story.url + "{name}")]
+        if number > 1:
+            links.append(("prev-archive", story.url + archive_name(number - 1, "{name}")))
+        if number < len(chunks):
+            links.append(("next-archive", story.url + archive_name(number + 1, "{name}")))
+        entries: tuple[Update, ...] = tuple(reversed(chunk))
+        archives.append(
+            replace(
+                current,
+                entries=entries,
+                updated=_newest(u.updated for u in entries),
+                tombstones=(),
+                links=tuple(links),
+                archive=True,
+                ttl=None,
+            )
+        )
+    page = StoryPage(site=site, story=story, updated=updated)
+    return Folder(f"{story.slug}/", current, tuple(archives), story_page=page)
 
 
-def site_feed(
+def site_folder(
     site: Site, stories: tuple[Story, ...], tombstones: tuple[Tombstone, ...] = ()
-) -> Feed:
+) -> Folder:
     updates: list[Update] = [u for story in stories for u in story.updates]
     updates.sort(key=lambda u: u.sort_key, reverse=True)
-    return Feed(
+    updated = _newest([*(s.updated for s in stories), *(t.when for t in tombstones)]).astimezone(
+        UTC
+    )
+    feed = Feed(
         id=site.feed_id,
         title=site.title,
         subtitle=site.description,
         page_url=site.base_url,
         folder_url=site.base_url,
-        updated=_newest([*(s.updated for s in stories), *(t.when for t in tombstones)]).astimezone(
-            UTC
-        ),
+        updated=updated,
         language=site.language,
         authors=(site.author,),
         tags=(),
         entries=tuple(updates[: site.items_per_feed]),
         tombstones=tombstones,
+        links=_site_links(site),
+        stylesheet="feed.xsl",
+        ttl=site.ttl,
     )
+    links = tuple(StoryLink.of(story) for story in stories)
+    return Folder("", feed, site_page=SitePage(site=site, stories=links, updated=updated))
 
 
-def plan(snapshot: Snapshot, tombstones: tuple[Tombstone, ...] = ()) -> dict[str, Feed]:
-    """Every feed folder ("" for the site, "<slug>/" per story) and its Feed."""
+def plan(snapshot: Snapshot, tombstones: tuple[Tombstone, ...] = ()) -> dict[str, Folder]:
+    """Every folder of out/: "" for the site, "<slug>/" per story."""
     by_story: dict[str, list[Tombstone]] = {}
     for t in tombstones:
         by_story.setdefault(t.story_slug, []).append(t)
-    feeds = {
-        f"{story.slug}/": story_feed(snapshot.site, story, tuple(by_story.get(story.slug, ())))
+    folders = {
+        f"{story.slug}/": story_folder(snapshot.site, story, tuple(by_story.get(story.slug, ())))
         for story in snapshot.stories
     }
-    feeds[""] = site_feed(snapshot.site, snapshot.stories, tombstones)
-    return feeds
+    folders[""] = site_folder(snapshot.site, snapshot.stories, tombstones)
+    return folders
 
 
-def files_of(prefix: str) -> list[str]:
-    return [prefix + name for name in RENDERERS]
-
-
-def feed_key(feed: Feed) -> str:
-    """A digest of everything the renderers read; equal digests mean equal bytes."""
-    return hashlib.sha256(f"{RENDER_VERSION}\n{feed!r}".encode()).hexdigest()
-
-
-def render_feed(feed: Feed, prefix: str) -> dict[str, bytes]:
-    return {
-        prefix + name: render(feed, feed.folder_url + name) for name, render in RENDERERS.items()
-    }
+def folder_key(folder: Folder) -> str:
+    """A digest of everything the folder is rendered from; equal digests, equal bytes."""
+    return hashlib.sha256(f"{RENDER_VERSION}\n{folder!r}".encode()).hexdigest()
 
 
 def build(snapshot: Snapshot, tombstones: tuple[Tombstone, ...] = ()) -> dict[str, bytes]:
     """Every output file, keyed by its POSIX path relative to ``out/``."""
     files: dict[str, bytes] = {}
-    for prefix, feed in plan(snapshot, tombstones).items():
-        files.update(render_feed(feed, prefix))
+    for folder in plan(snapshot, tombstones).values():
+        files.update(folder.render())
     return files

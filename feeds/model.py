@@ -51,6 +51,8 @@ class Site:
     description: str = ""
     tombstone_days: int = 30  # how long deleted updates are announced in Atom feeds
     cache_max_age: int = 60  # seconds: Cache-Control max-age that feeds serve sends
+    ttl: int | None = None  # minutes: RSS <ttl>, how long pollers may wait
+    websub_hub: str | None = None  # WebSub hub to announce and ping
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -204,6 +206,13 @@ class Feed:
     entries: tuple[Update, ...]  # newest first, at most items_per_feed
     related: str | None = None  # a page elsewhere about the same story
     tombstones: tuple[Tombstone, ...] = ()  # newest first; rendered in Atom only
+    # Extra feed-level links (rel, href): RFC 5005 prev-archive / next-archive /
+    # current, WebSub hub.
+    links: tuple[tuple[str, str], ...] = ()
+    archive: bool = False  # an RFC 5005 archive document (fh:archive)
+    stylesheet: str | None = None  # href of the XSL that browsers use to show it
+    ttl: int | None = None  # minutes a poller may wait before asking again
+    page_title: str = ""  # what the HTML page and discovery links call it
 
     def __post_init__(self) -> None:
         require_aware(self.updated, "Feed.updated")

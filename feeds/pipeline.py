@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .build import feed_key, files_of, plan, render_feed
+from .build import folder_key, plan
 from .history import reconcile
 from .lock import build_lock
 from .publish import publish, remove_files, sweep_temporary_files
@@ -92,14 +92,14 @@ def run_build(
             sweep_temporary_files(out_dir)
         reconciled = reconcile(snapshot, previous.history, now, snapshot.site.tombstone_days)
         result.next_due = reconciled.next_due
-        feeds = plan(reconciled.snapshot, reconciled.tombstones)
+        folders = plan(reconciled.snapshot, reconciled.tombstones)
         state = BuildState(history=reconciled.history)
 
         todo = []
-        for prefix, feed in feeds.items():
-            key = feed_key(feed)
+        for prefix, folder in folders.items():
+            key = folder_key(folder)
             state.feeds[prefix] = key
-            names = files_of(prefix)
+            names = folder.names
             if (
                 not force
                 and previous.feeds.get(prefix) == key
@@ -108,11 +108,11 @@ def run_build(
                 for name in names:
                     state.outputs[name] = previous.outputs[name]
             else:
-                todo.append((prefix, feed))
+                todo.append((prefix, folder))
         to_write: dict[str, bytes] = {}
-        for done, (prefix, feed) in enumerate(todo, 1):
+        for done, (prefix, folder) in enumerate(todo, 1):
             result.rendered.append(prefix)
-            files = render_feed(feed, prefix)
+            files = folder.render()
             to_write.update(files)
             for name, data in files.items():
                 state.outputs[name] = len(data)

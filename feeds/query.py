@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from .build import plan, render_feed
+from .build import plan
 from .errors import Problem
 from .history import Reconciled, reconcile
 from .model import Snapshot, Story, Update
@@ -104,8 +104,8 @@ def check_output(view: View, out_dir: Path) -> list[Problem]:
     """Compare ``out_dir`` with what a build would write now, without writing."""
     problems: list[Problem] = []
     expected: dict[str, bytes] = {}
-    for prefix, feed in plan(view.reconciled.snapshot, view.reconciled.tombstones).items():
-        expected.update(render_feed(feed, prefix))
+    for folder in plan(view.reconciled.snapshot, view.reconciled.tombstones).values():
+        expected.update(folder.render())
     for name, data in sorted(expected.items()):
         path = out_dir / name
         try:

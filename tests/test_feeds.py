@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from feeds import FileStore, build
-from feeds.build import site_feed, story_feed
+from feeds.build import site_folder, story_folder
 from feeds.render import RENDERERS
 
 from .conftest import EXAMPLE_DATA, StoreFactory, story
@@ -32,27 +32,39 @@ def utc(struct) -> datetime:  # type: ignore[no-untyped-def]
     return datetime.fromtimestamp(calendar.timegm(struct), UTC)
 
 
+SITE_FILES = [
+    "atom.xml",
+    "feed.json",
+    "feed.xsl",
+    "feeds.opml",
+    "index.html",
+    "rss.xml",
+    "style.css",
+]
+STORY_FILES = ["atom.xml", "feed.json", "index.html", "rss.xml"]
+
+
+def xml_feeds(files: dict[str, bytes]) -> list[str]:
+    return [name for name in files if name.endswith(("rss.xml", "atom.xml"))]
+
+
 def test_expected_files(files: dict[str, bytes]) -> None:
-    assert sorted(files) == [
-        "atom.xml",
-        "kazerun/atom.xml",
-        "kazerun/rss.xml",
-        "rss.xml",
-        "vila-mares-storm/atom.xml",
-        "vila-mares-storm/rss.xml",
-    ]
+    assert sorted(files) == sorted(
+        SITE_FILES
+        + [f"{slug}/{n}" for slug in ("kazerun", "vila-mares-storm") for n in STORY_FILES]
+    )
 
 
-def test_every_file_parses_cleanly_in_feedparser(files: dict[str, bytes]) -> None:
-    for name in files:
+def test_every_feed_parses_cleanly_in_feedparser(files: dict[str, bytes]) -> None:
+    for name in xml_feeds(files):
         result = parsed(files, name)
         assert result.version == ("atom10" if name.endswith("atom.xml") else "rss20")
         assert result.entries
 
 
-def test_every_file_passes_the_spec_checks(files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        (check_atom if name.endswith("atom.xml") else check_rss)(data)
+def test_every_feed_passes_the_spec_checks(files: dict[str, bytes]) -> None:
+    for name in xml_feeds(files):
+        (check_atom if name.endswith("atom.xml") else check_rss)(files[name])
 
 
 @pytest.mark.parametrize("fmt", ["rss.xml", "atom.xml"])
@@ -141,8 +153,11 @@ def test_items_per_feed_caps_every_feed(make_store: StoreFactory) -> None:
     body = "\n\n".join(f"## 2024-06-0{d} 09:00\n\nDay {d}." for d in range(1, 5))
     root = make_store(site=site, s=story(body=body))
     snap = FileStore(root).load()
-    assert [u.text for u in story_feed(snap.site, snap.stories[0]).entries] == ["Day 4.", "Day 3."]
-    assert len(site_feed(snap.site, snap.stories).entries) == 2
+    assert [u.text for u in story_folder(snap.site, snap.stories[0]).feed.entries] == [
+        "Day 4.",
+        "Day 3.",
+    ]
+    assert len(site_folder(snap.site, snap.stories).feed.entries) == 2
     # The feed's updated is the newest update even when older ones are cut.
     out = build(snap)
     assert feedparser.parse(out["s/atom.xml"]).feed.updated.startswith("2024-06-04")
@@ -160,19 +175,19 @@ def test_story_language_marks_entries_in_the_site_feed(make_store: StoreFactory)
 def test_renderers_do_not_touch_the_clock(files: dict[str, bytes]) -> None:
     """No date in any feed is later than the newest update (feedgen stamps now())."""
     newest = datetime(2025, 10, 26, 3, 10, tzinfo=UTC)
-    for name in files:
+    for name in xml_feeds(files):
         feed = parsed(files, name)
         stamps = [feed.feed.get("updated_parsed")] + [
             t for e in feed.entries for t in (e.get("updated_parsed"), e.get("published_parsed"))
         ]
         assert all(utc(s) <= newest for s in stamps if s)
-    assert set(RENDERERS) == {"rss.xml", "atom.xml"}
+    assert set(RENDERERS) == {"rss.xml", "atom.xml", "feed.json"}
 
 
 def test_empty_site_builds_valid_feeds(tmp_path: Path, make_store: StoreFactory) -> None:
     root = make_store()
     out = build(FileStore(root).load())
-    assert sorted(out) == ["atom.xml", "rss.xml"]
+    assert sorted(out) == SITE_FILES
     check_atom(out["atom.xml"])
     check_rss(out["rss.xml"])
     assert feedparser.parse(out["rss.xml"]).bozo == 0

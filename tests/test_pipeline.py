@@ -40,7 +40,7 @@ def build(root: Path, tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
 def test_only_changed_stories_are_rendered(three: Path, tmp_path: Path) -> None:
     first = build(three, tmp_path)
     assert sorted(first.rendered) == ["", "a/", "b/", "c/"]
-    assert first.summary() == "3 stories changed, 8 files written, 0 removed"
+    assert first.summary() == "3 stories changed, 19 files written, 0 removed"
 
     noop = build(three, tmp_path)
     assert noop.rendered == [] and noop.written == [] and not noop.changed
@@ -62,10 +62,12 @@ def test_removed_story_takes_its_output_with_it(three: Path, tmp_path: Path) -> 
     (three / "a.md").unlink()
     (three / "c.md").unlink()
     result = build(three, tmp_path)
-    assert result.removed == ["a/atom.xml", "a/rss.xml", "c/atom.xml", "c/rss.xml"]
+    assert result.removed == [
+        f"{s}/{n}" for s in "ac" for n in ("atom.xml", "feed.json", "index.html", "rss.xml")
+    ]
     assert not (out / "c").exists()
     assert (out / "a" / "notes.txt").exists()  # only files feeds wrote are removed
-    assert result.summary() == "2 stories changed, 2 files written, 4 removed"
+    assert result.summary() == "2 stories changed, 5 files written, 8 removed"
 
 
 def test_state_survives_rm_rf_out_and_out_is_rebuilt(three: Path, tmp_path: Path) -> None:
@@ -228,11 +230,12 @@ def test_two_builds_at_once_run_one_after_the_other(
 
 
 def test_adding_an_update_re_renders_only_what_shows_it(three: Path, tmp_path: Path) -> None:
-    """Line numbers shift below a new update; that alone must not count as a change."""
+    """Line numbers shift below new text; that alone must not count as a change."""
     build(three, tmp_path)
     (three / "a.md").write_text(story(body="Background grows.\n\nMore.\n\n" + body(3)))
     result = build(three, tmp_path)
-    assert result.rendered == []  # background is not in the feeds
+    assert result.rendered == ["a/"]  # the page shows the background; no feed changed
+    assert result.written == ["a/index.html"]
 
 
 def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -> None:

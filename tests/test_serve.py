@@ -88,10 +88,6 @@ def site(tmp_path: Path) -> Path:
         check=True,
         env={**os.environ, "FEEDS_NOW": NOW},
     )
-    out = tmp_path / "out"
-    (out / "index.html").write_text("<!doctype html><title>x</title>" + "x" * 300)
-    (out / "feeds.opml").write_text("<opml version='2.0'/>")
-    (out / "kazerun" / "feed.json").write_text('{"version": "https://jsonfeed.org/version/1.1"}')
     return tmp_path
 
 
@@ -241,7 +237,7 @@ def test_watch_rebuilds_and_serves_the_new_update(site: Path) -> None:
     finally:
         code, err = server.stop()
     assert code == 0
-    assert "1 story changed, 4 files written, 0 removed" in err
+    assert re.search(r"^1 story changed, \d+ files written, 0 removed$", err, flags=re.M), err
 
 
 def test_clean_shutdown_and_common_log_format(server: Server) -> None:
@@ -249,7 +245,8 @@ def test_clean_shutdown_and_common_log_format(server: Server) -> None:
     code, err = server.stop()
     assert code == 0
     assert re.search(
-        r'^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /rss\.xml HTTP/1\.1" 200 \d+$',
+        r"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "
+        r'"GET /rss\.xml HTTP/1\.1" 200 \d+$',
         err,
         flags=re.M,
     ), err

@@ -10,11 +10,20 @@ from collections.abc import Callable
 
 from ..model import Feed
 from .atom import render_atom as render_atom
+from .jsonfeed import render_json as render_json
 from .rss import render_rss as render_rss
 
 Renderer = Callable[[Feed, str], bytes]
 
 RENDERERS: dict[str, Renderer] = {
+    "rss.xml": render_rss,
+    "atom.xml": render_atom,
+    "feed.json": render_json,
+}
+
+# RFC 5005 archive documents, ``archive-<n>-<name>``: the XML formats only
+# (JSON Feed has no archive links).
+ARCHIVE_RENDERERS: dict[str, Renderer] = {
     "rss.xml": render_rss,
     "atom.xml": render_atom,
 }

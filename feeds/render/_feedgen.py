@@ -34,6 +34,15 @@ def _person(p: Person) -> dict[str, str]:
     return out
 
 
+FILE_NAMES = {"application/rss+xml": "rss.xml", "application/atom+xml": "atom.xml"}
+
+
+def links_for(feed: Feed, media_type: str) -> list[tuple[str, str]]:
+    """Feed links with "{name}" replaced by this format's file name (rss.xml...)."""
+    name = FILE_NAMES[media_type]
+    return [(rel, href.replace("{name}", name)) for rel, href in feed.links]
+
+
 def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
     fg = FeedGenerator()
     # dc:creator in RSS only; Atom has its own <author>.
@@ -44,6 +53,8 @@ def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
     fg.link(href=self_url, rel="self", type=self_type)
     if feed.related:
         fg.link(href=feed.related, rel="related", type="text/html")
+    for rel, href in links_for(feed, self_type):  # in Atom only: RSS gets them in rss.py
+        fg.link(href=href, rel=rel)
     # RSS's channel <link> is the *last* link given (despite feedgen's comment
     # saying "first"); it must be the HTML page, so alternate goes last.
     fg.link(href=feed.page_url, rel="alternate", type="text/html")
@@ -51,6 +62,8 @@ def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
     fg.updated(feed.updated)
     fg.lastBuildDate(feed.updated)
     fg.generator(GENERATOR)
+    if feed.ttl:
+        fg.ttl(feed.ttl)
     for person in feed.authors:
         fg.author(_person(person))
     for tag in feed.tags:

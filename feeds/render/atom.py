@@ -7,6 +7,7 @@ from lxml import etree
 from ..model import Feed
 from ..timeutil import rfc3339
 from ._feedgen import generator
+from ._xml import finish
 
 FILENAME = "atom.xml"
 MEDIA_TYPE = "application/atom+xml"
@@ -40,6 +41,4 @@ def render_atom(feed: Feed, self_url: str) -> bytes:
             etree.SubElement(deleted, f"{{{TOMBSTONES}}}comment").text = tomb.note
     if feed.tombstones:
         etree.cleanup_namespaces(root, top_nsmap={"at": TOMBSTONES})
-    etree.indent(root, space="  ")
-    out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
-    return out
+    return finish(root, feed, root)

@@ -11,11 +11,13 @@ from lxml import etree
 
 from ..model import Feed
 from ..timeutil import rfc3339
-from ._feedgen import generator
+from ._feedgen import generator, links_for
+from ._xml import finish
 
 FILENAME = "rss.xml"
 MEDIA_TYPE = "application/rss+xml"
 ATOM_UPDATED = "{http://www.w3.org/2005/Atom}updated"
+ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
@@ -40,6 +42,12 @@ def render_rss(feed: Feed, self_url: str) -> bytes:
             stamp = etree.Element(ATOM_UPDATED)
             stamp.text = rfc3339(when)
             pub_date.addnext(stamp)
-    etree.indent(root, space="  ")
-    out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
-    return out
+    channel = root.find("channel")
+    assert channel is not None
+    # feedgen keeps only the self link in RSS; archive and hub links are
+    # atom:link elements in the channel (RFC 5005 section 3, WebSub 4).
+    self_link = channel.find(ATOM_LINK)
+    assert self_link is not None
+    for rel, href in reversed(links_for(feed, MEDIA_TYPE)):
+        self_link.addnext(etree.Element(ATOM_LINK, rel=rel, href=href))
+    return finish(root, feed, channel)

@@ -32,6 +32,8 @@ SITE_KEYS = (
     "description",
     "tombstone_days",
     "cache_max_age",
+    "ttl",
+    "websub_hub",
 )
 
 
@@ -232,6 +234,10 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
     items = table.integer("items_per_feed", 50, 1, 10_000)
     tombstone_days = table.integer("tombstone_days", 30, 0, 3650)
     cache_max_age = table.integer("cache_max_age", 60, 0, 86400)
+    ttl = table.integer("ttl", 0, 0, 10080) or None
+    hub = table.string("websub_hub") or None
+    if hub and not re.match(r"^https?://[^\s/]+", hub):
+        table.complain("websub_hub", f"websub_hub {hub!r} must be the hub's http(s) URL")
     description = table.string("description")
     if problems or author is None:
         found.extend(problems.items)
@@ -247,4 +253,6 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         description=description,
         tombstone_days=tombstone_days,
         cache_max_age=cache_max_age,
+        ttl=ttl,
+        websub_hub=hub,
     )
