@@ -16,6 +16,7 @@ meanwhile reads either the old file or the new one, never a mix.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ from .lock import store_lock
 from .model import SLUG_RE, Site, Story, Update
 from .pipeline import default_state_dir
 from .publish import write_if_changed
-from .store.files import SITE_FILE, FileStore, load_site
+from .state import load_state
+from .store.files import MAX_FILE_BYTES, SITE_FILE, FileStore, load_site
 from .store.headings import HeadingLine, default_anchor
 from .store.problems import Problems
 from .store.storyfile import parse_story
@@ -44,10 +46,10 @@ class AuthoringError(FeedsError):
 
 
 def check_slug(slug: str) -> str:
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.match(slug) or len(slug) > 100:
         raise ValueError(
             f"{slug!r} is not a valid story name: use lowercase letters, digits and hyphens, "
-            "like kazerun-protests (it becomes the story's file name and URL)"
+            "like kazerun-protests, at most 100 (it becomes the story's file name and URL)"
         )
     return slug
 
@@ -94,6 +96,7 @@ def init_site(
     if site is None:
         raise AuthoringError("\n".join(p.message for p in problems))
     local = now.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
+    stamp = _stamp_of(local)
     example = (
         "+++\n"
         'title = "Example story"\n'
@@ -102,7 +105,7 @@ def init_site(
         'status = "live"\n'
         "+++\n\n"
         "Background goes here, before the first update: what happened before the story began.\n\n"
-        f"## {local:%Y-%m-%d %H:%M} — The first update {{#first-update}}\n\n"
+        f"## {stamp} — The first update {{#first-update}}\n\n"
         "Each update is a level-2 heading with its local time, then its text. Add the next one\n"
         'with `feeds add example "Text of the update"`, then run `feeds build`.\n'
     )
@@ -162,14 +165,15 @@ def new_story(
 def end_story(data_dir: Path, slug: str) -> Story:
     """Mark a story ended (``status = "ended"`` in its front matter)."""
     with _story_file(data_dir, slug) as sf:
-        close = sf.lines.index("+++", 1)
+        close = next(i for i in range(1, len(sf.lines)) if sf.lines[i].strip() == "+++")
         status = next(
             (i for i in range(1, close) if re.match(r"^\s*status\s*=", sf.lines[i])), None
         )
         if status is None:
-            sf.lines.insert(close, 'status = "ended"')
+            sf.insert(close, ['status = "ended"'])
         else:
             sf.lines[status] = 'status = "ended"'
+
         return sf.save(lambda s: None if s.status == "ended" else "status did not change")
 
 
@@ -190,49 +194,47 @@ def add_update(
 ) -> Update:
     """Insert a new update where it belongs (newest first) and return it."""
     text = _clean_text(text)
-    if not text and not (title and title.strip()):
+    title = _one_line(title)
+    if not text and not title:
         raise AuthoringError("the update has no text; nothing was written")
     with _story_file(data_dir, slug) as sf:
         tz = ZoneInfo(sf.story.timezone)
         when = (at or now.replace(second=0, microsecond=0)).astimezone(tz)
         local = when.replace(tzinfo=None)
         repeated = when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset()
-        stamp = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
-        if repeated:
-            offset = when.utcoffset()
-            assert offset is not None
-            stamp += " " + format_offset(offset)  # which of the two 01:30s
-        taken = {u.anchor for u in sf.story.updates}
+        # Anchors in the file, and those of updates published before and since
+        # deleted or retracted: reusing one would resurrect a dead item's id.
+        taken = {u.anchor for u in sf.story.updates} | _anchors_in_state(data_dir, sf.story)
         if anchor is None:
             anchor = _free_anchor(default_anchor(local, repeated and when.fold == 1), taken)
         elif anchor in taken:
-            raise AuthoringError(f"story {slug!r} already has an update with the id {anchor!r}")
-        heading = HeadingLine(stamp, (title or "").strip(), ())
+            raise AuthoringError(
+                f"story {slug!r} already has (or had) an update with the id {anchor!r}; "
+                "choose another --id"
+            )
+        heading = HeadingLine(_stamp_of(when), title, ())
         try:
             heading = heading.with_attr("#", anchor)
             if author:
-                heading = heading.with_attr("author", author.strip())
+                heading = heading.with_attr("author", _one_line(author))
         except ValueError as exc:
             raise AuthoringError(f"{exc}; nothing was written") from exc
         section = [heading.render(), ""] + (text.split("\n") + [""] if text else [])
 
         # Newest first: before the first update (in file order) not newer than this one.
-        position = len(sf.lines)
+        position = None
         for update in sorted(sf.story.updates, key=lambda u: u.line):
             if update.published.astimezone(UTC) <= when.astimezone(UTC):
                 position = update.line - 1
                 break
-        if position == len(sf.lines):
-            while sf.lines and sf.lines[-1] == "":
-                sf.lines.pop()
-            sf.lines += ["", *section]
+        if position is None:
+            sf.append(section)
         else:
             if position > 0 and sf.lines[position - 1].strip():
                 section.insert(0, "")
-            sf.lines[position:position] = section
+            sf.insert(position, section)
         new_id = f"{sf.story.feed_id}/{anchor}"
-        old_ids = {u.id for u in sf.story.updates}
-        story = sf.save(lambda s: _exactly(s, old_ids | {new_id}))
+        story = sf.save(lambda s: _exactly(sf.story, s, added=new_id))
         return _find(story, anchor)
 
 
@@ -247,24 +249,42 @@ def update_text(data_dir: Path, slug: str, ident: str) -> str:
     return _find(story, ident).text
 
 
+class EditConflict(AuthoringError):
+    """The update changed while its new text was being written."""
+
+
 def edit_update(
-    data_dir: Path, slug: str, ident: str, *, text: str | None = None, title: str | None = None
+    data_dir: Path,
+    slug: str,
+    ident: str,
+    *,
+    text: str | None = None,
+    title: str | None = None,
+    started_from: str | None = None,
 ) -> Update:
-    """Replace an update's text and/or title; its id and time stay."""
+    """Replace an update's text and/or title; its id and time stay.
+
+    ``started_from`` is the text an editor was opened on: if the update no
+    longer has it (someone corrected it meanwhile), nothing is overwritten.
+    """
     if text is not None:
         text = _clean_text(text)
         if not text:
             raise AuthoringError("the new text is empty; nothing was written (use feeds retract)")
     with _story_file(data_dir, slug) as sf:
         update = _find(sf.story, ident)
+        if started_from is not None and update.text != _clean_text(started_from):
+            raise EditConflict(
+                f"{update.anchor!r} was changed by someone else while you were editing it; "
+                "nothing was written"
+            )
         heading = sf.heading(update)
         if title is not None:
-            heading = heading.with_title(title)
+            heading = heading.with_title(_one_line(title))
         sf.set_heading(update, heading)
         if text is not None:
             sf.set_body(update, text)
-        ids = {u.id for u in sf.story.updates}
-        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+        return _find(sf.save(lambda s: _exactly(sf.story, s, changed=update.id)), update.anchor)
 
 
 def correct_update(data_dir: Path, slug: str, ident: str, *, note: str, now: datetime) -> Update:
@@ -274,12 +294,16 @@ def correct_update(data_dir: Path, slug: str, ident: str, *, note: str, now: dat
         raise AuthoringError('a correction needs a note: --note "what was wrong"')
     with _story_file(data_dir, slug) as sf:
         update = _find(sf.story, ident)
-        local = _local_now(now, sf.story, update)
-        stamp = local.strftime("%Y-%m-%d %H:%M")
-        sf.set_heading(update, sf.heading(update).with_attr("updated", _stamp_of(local)))
+        if update.retracted:
+            raise AuthoringError(f"{update.anchor!r} is retracted: nobody would see a correction")
+        when = _change_time(now, sf.story, update)
+        heading = sf.heading(update)
+        if when is not None:  # not for an update still held back: it was never published
+            heading = heading.with_attr("updated", _stamp_of(when))
+        stamp = (when or now.astimezone(ZoneInfo(sf.story.timezone))).strftime("%Y-%m-%d %H:%M")
+        sf.set_heading(update, heading)
         sf.set_body(update, f"{update.text}\n\n**Correction ({stamp}):** {note}".strip())
-        ids = {u.id for u in sf.story.updates}
-        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+        return _find(sf.save(lambda s: _exactly(sf.story, s, changed=update.id)), update.anchor)
 
 
 def retract_update(
@@ -290,74 +314,118 @@ def retract_update(
         update = _find(sf.story, ident)
         if update.retracted:
             raise AuthoringError(f"{update.anchor!r} is already retracted; nothing was changed")
-        local = _local_now(now, sf.story, update)
-        heading = sf.heading(update).with_attr("retracted", _stamp_of(local))
-        if note:
-            try:
-                heading = heading.with_attr("note", " ".join(note.split()))
-            except ValueError as exc:
-                raise AuthoringError(f"{exc}; nothing was written") from exc
+        when = _change_time(now, sf.story, update)
+        # Held back and never published: withdrawn without a date (and no tombstone).
+        heading = sf.heading(update).with_attr("retracted", _stamp_of(when) if when else None)
+        if note is not None:
+            cleaned = " ".join(note.split())
+            if not cleaned or re.search(r'["{}]', cleaned):
+                raise AuthoringError(
+                    'a retraction note must not be empty or contain " { or }; nothing was written'
+                )
+            heading = heading.with_attr("note", cleaned)
         sf.set_heading(update, heading)
-        ids = {u.id for u in sf.story.updates}
-        return _find(sf.save(lambda s: _exactly(s, ids)), update.anchor)
+        return _find(sf.save(lambda s: _exactly(sf.story, s, changed=update.id)), update.anchor)
 
 
 # --------------------------------------------------------------------------
 # Helpers
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
 
 @dataclass
 class _StoryFile:
-    path: Path
+    path: Path  # data/<slug>.md: its name is the slug
+    real: Path  # the file to write (a symbolic link is followed, not replaced)
     site: Site
-    story: Story
-    lines: list[str]  # the text split on "\n"
-    newline: str
+    story: Story  # parsed from exactly the bytes below
+    lines: list[str]
+    ends: list[str]  # each line's own line ending ("" after the last line)
+    newline: str  # for new lines: the file's most common line ending
     bom: bool
     mode: int
 
     def heading(self, update: Update) -> HeadingLine:
-        line = HeadingLine.parse(self.lines[update.line - 1])
+        try:
+            line = HeadingLine.parse(self.lines[update.line - 1])
+        except ValueError as exc:
+            raise AuthoringError(f"{self.path}:{update.line}: {exc}") from exc
         # Pin the id: an anchor derived from the time would change if the time did.
         return line if line.has("#") else line.with_attr("#", update.anchor)
 
     def set_heading(self, update: Update, heading: HeadingLine) -> None:
         self.lines[update.line - 1] = heading.render()
 
+    def _replace(self, start: int, end: int, new: list[str]) -> None:
+        ends = self.ends[start:end]
+        last = ends[-1] if ends else self.newline
+        self.lines[start:end] = new
+        self.ends[start:end] = [self.newline] * (len(new) - 1) + [last] if new else []
+
+    def insert(self, index: int, new: list[str]) -> None:
+        self.lines[index:index] = new
+        self.ends[index:index] = [self.newline] * len(new)
+
+    def append(self, section: list[str]) -> None:
+        """Add ``section`` (which ends with "") at the end, after one blank line."""
+        while len(self.lines) > 1 and self.lines[-1] == "":
+            self.lines.pop()
+            self.ends.pop()
+        self.ends[-1] = self.newline
+        new = ["", *section]
+        self.lines += new
+        self.ends += [self.newline] * (len(new) - 1) + [""]
+
     def set_body(self, update: Update, text: str) -> None:
         start = update.line  # index of the line after the heading
         later = [u.line for u in self.story.updates if u.line > update.line]
         end = min(later) - 1 if later else len(self.lines)
         # A blank line before the next heading, or the file's final newline.
-        self.lines[start:end] = ["", *text.split("\n"), ""]
+        body = ["", *text.split("\n"), ""]
+        if not later and self.lines[-1] != "":
+            body.pop()  # the file had no final newline; keep it that way
+        self._replace(start, end, body)
 
     def save(self, check: Callable[[Story], str | None]) -> Story:
-        text = self.newline.join(self.lines)
+        text = "".join(line + end for line, end in zip(self.lines, self.ends, strict=True))
         raw = ("\ufeff" if self.bom else "").encode() + text.encode()
+        if len(raw) > MAX_FILE_BYTES:
+            raise AuthoringError(
+                f"{self.path}: the story would grow past {MAX_FILE_BYTES:,} bytes; start a new "
+                "story for what follows; nothing was written"
+            )
         story = _parse(self.path, raw, self.site)
         wrong = check(story)
         if wrong:
             raise AuthoringError(f"{self.path}: {wrong}; nothing was written")
-        write_if_changed(self.path, raw, mode=self.mode)
+        write_if_changed(self.real, raw, mode=self.mode)
         return story
 
 
 @contextmanager
 def _story_file(data_dir: Path, slug: str) -> Iterator[_StoryFile]:
-    """Open a story for a change, under the store lock."""
+    """Open a story for a change, under the store lock: read once, parse those bytes."""
     with store_lock(default_state_dir(data_dir), STORE_LOCK_WAIT):
-        site, story = _site_and_story(data_dir, slug)
-        path = Path(story.source)
-        raw = path.read_bytes()
+        site, path = _site(data_dir), _story_path(data_dir, slug)
+        real = Path(os.path.realpath(path))
+        raw = real.read_bytes()
+        story = _parse(path, raw, site, before=True)
         text = raw.decode("utf-8-sig")
+        # Split exactly as the parser does (\r\n, \r or \n), keeping each ending.
+        parts = _NEWLINE.split(text)
+        ends = _NEWLINE.findall(text) + [""]
+        counts = {e: ends.count(e) for e in ("\n", "\r\n", "\r")}
         yield _StoryFile(
             path=path,
+            real=real,
             site=site,
             story=story,
-            lines=text.replace("\r\n", "\n").split("\n"),
-            newline="\r\n" if "\r\n" in text else "\n",
+            lines=parts,
+            ends=ends,
+            newline=max(counts, key=lambda e: counts[e]) if any(counts.values()) else "\n",
             bom=raw.startswith(b"\xef\xbb\xbf"),
-            mode=path.stat().st_mode & 0o777,
+            mode=real.stat().st_mode & 0o777,
         )
 
 
@@ -365,13 +433,11 @@ def _site(data_dir: Path) -> Site:
     try:
         return FileStore(data_dir).load_site()
     except StoreError as exc:
-        raise AuthoringError(
-            f"{exc}\nfix site.toml first, or run feeds init (or pass --data DIR)"
-        ) from exc
+        hint = "fix site.toml first, or run feeds init (or pass --data DIR)"
+        raise AuthoringError(f"{exc}\n{hint}") from exc
 
 
-def _site_and_story(data_dir: Path, slug: str) -> tuple[Site, Story]:
-    site = _site(data_dir)
+def _story_path(data_dir: Path, slug: str) -> Path:
     path = data_dir / f"{slug}.md"
     if not SLUG_RE.match(slug) or not path.is_file():
         known = ", ".join(p.stem for p in FileStore(data_dir).story_paths()[0]) or "none yet"
@@ -379,6 +445,12 @@ def _site_and_story(data_dir: Path, slug: str) -> tuple[Site, Story]:
             f"no story {slug!r} in {data_dir} (stories: {known}); create one with "
             f'feeds new {slug if SLUG_RE.match(slug) else "SLUG"} --title "..."'
         )
+    return path
+
+
+def _site_and_story(data_dir: Path, slug: str) -> tuple[Site, Story]:
+    site = _site(data_dir)
+    path = _story_path(data_dir, slug)
     return site, _parse(path, path.read_bytes(), site, before=True)
 
 
@@ -389,7 +461,10 @@ def _parse(path: Path, raw: bytes, site: Site, before: bool = False) -> Story:
         listing = "\n".join(str(p) for p in problems.items)
         if before:
             raise AuthoringError(f"{listing}\nfix the story file first; nothing was changed")
-        raise AuthoringError(f"{listing}\nthe change would break the story; nothing was written")
+        raise AuthoringError(
+            f"{listing}\n(line numbers are those the file would have had) "
+            "the change would break the story; nothing was written"
+        )
     return story
 
 
@@ -405,17 +480,39 @@ def _find(story: Story, ident: str) -> Update:
     )
 
 
-def _exactly(story: Story, ids: set[str]) -> str | None:
-    found = {u.id for u in story.updates}
-    if found == ids:
-        return None
-    extra = sorted(found - ids)
-    if extra:
-        return (
-            f"the text would create another update ({extra[0]}): a line in it starts like an "
-            "update heading (## YYYY-MM-DD HH:MM); reword it or indent it"
-        )
-    return f"the change would remove {sorted(ids - found)[0]}"
+def _exactly(
+    before: Story, after: Story, *, added: str | None = None, changed: str | None = None
+) -> str | None:
+    """Did the change do exactly what was asked, and nothing to any other update?"""
+    old = {u.id: u for u in before.updates}
+    new = {u.id: u for u in after.updates}
+    expected = set(old) | ({added} if added else set())
+    if set(new) != expected:
+        extra = sorted(set(new) - expected)
+        if extra:
+            return (
+                f"the text would create another update ({extra[0]}): a line in it starts like "
+                "an update heading (## YYYY-MM-DD HH:MM); reword it or indent it"
+            )
+        return f"the change would remove {sorted(expected - set(new))[0]}"
+    for update_id, update in old.items():
+        if update_id == changed:
+            continue
+        other = new[update_id]
+        if (other.content_hash, other.retracted, other.explicit_updated) != (
+            update.content_hash,
+            update.retracted,
+            update.explicit_updated,
+        ):
+            return f"the change would also alter {update_id}, which it should not"
+    return None
+
+
+def _anchors_in_state(data_dir: Path, story: Story) -> set[str]:
+    state, _ = load_state(default_state_dir(data_dir))
+    prefix = story.feed_id + "/"
+    ids = set(state.history.published) | set(state.history.tombstones)
+    return {i[len(prefix) :] for i in ids if i.startswith(prefix)}
 
 
 def _free_anchor(base: str, taken: set[str]) -> str:
@@ -428,22 +525,42 @@ def _free_anchor(base: str, taken: set[str]) -> str:
 
 
 def _clean_text(text: str) -> str:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return "\n".join(lines).strip("\n")
+    """Newlines normalised, leading and trailing blank lines dropped; nothing else.
+
+    Trailing spaces stay: two of them are a Markdown line break.
+    """
+    lines = _NEWLINE.split(text)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
 
 
-def _local_now(now: datetime, story: Story, update: Update) -> datetime:
-    """The clock in the story's zone, never before the update it changes."""
-    local = now.astimezone(ZoneInfo(story.timezone)).replace(second=0, microsecond=0)
-    published = update.published.astimezone(ZoneInfo(story.timezone))
-    return max(local, published, key=lambda t: t.astimezone(UTC))
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
-def _stamp_of(local: datetime) -> str:
-    """A local time as heading attributes write it, with the offset when it repeats."""
-    stamp = local.strftime("%Y-%m-%d %H:%M")
-    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
-        offset = local.utcoffset()
+def _change_time(now: datetime, story: Story, update: Update) -> datetime | None:
+    """When an edit of ``update`` happens: now, to the minute, in the story's zone.
+
+    None for an update still held back (dated after now): it was never
+    published, so changing it is not an update readers need to hear about.
+    """
+    tz = ZoneInfo(story.timezone)
+    if update.published.astimezone(UTC) > now.astimezone(UTC):
+        return None
+    local = now.astimezone(tz).replace(second=0, microsecond=0)
+    # Within the update's own minute, its time (with seconds) comes first.
+    return max(local, update.published.astimezone(tz), key=lambda t: t.astimezone(UTC))
+
+
+def _stamp_of(when: datetime) -> str:
+    """An aware time as headings write it: local, seconds if any, offset if it repeats."""
+    local = when.replace(tzinfo=None)
+    stamp = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+    if when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset():
+        offset = when.utcoffset()
         assert offset is not None
-        stamp += " " + format_offset(offset)
+        stamp += " " + format_offset(offset)  # which of the two 01:30s
     return stamp

@@ -39,13 +39,17 @@ from .store import FileStore
 from .timeutil import TimeError, parse_when, rfc3339
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another build holds the lock; try again later
+EXIT_SAVED_NOT_BUILT = 3  # feeds add --build: the update is saved, the build failed
 
 
 def _now() -> datetime:
     """The clock: the system's, or FEEDS_NOW (RFC 3339) to replay or test a moment."""
     fixed = os.environ.get("FEEDS_NOW")
     if fixed:
-        return _parse_timestamp(fixed)
+        try:
+            return _parse_timestamp(fixed)
+        except click.BadParameter as exc:
+            raise click.UsageError(f"FEEDS_NOW: {exc.message}") from None
     return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -130,6 +134,22 @@ def _read_text(text: str | None, initial: str = "") -> str:
     if edited is None:
         raise click.ClickException("the editor was closed without saving; nothing was written")
     return edited
+
+
+@contextmanager
+def _keep_draft(data_dir: Path, name: str, text: Callable[[], str | None]) -> Iterator[None]:
+    """If the command fails, keep the text the reporter typed in .feeds/drafts/."""
+    try:
+        yield
+    except FeedsError as exc:
+        typed = text()
+        if typed and typed.strip():
+            drafts = default_state_dir(data_dir) / "drafts"
+            drafts.mkdir(parents=True, exist_ok=True)
+            path = drafts / f"{name}-{_now():%Y%m%dT%H%M%S}.md"
+            path.write_text(typed, encoding="utf-8")
+            raise FeedsError(f"{exc}\nyour text is kept in {path}") from exc
+        raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -312,6 +332,15 @@ def serve(out_dir, data_dir, host, port, watch, max_age):
     )
 
 
+def _no_site_yet(directory: Path) -> Path:
+    """Refuse an existing site before asking any questions."""
+    if (directory / "data" / "site.toml").exists():
+        raise click.ClickException(
+            f"{directory / 'data' / 'site.toml'} already exists; nothing was changed"
+        )
+    return directory
+
+
 def _site_setting(data_dir: Path, key: str, default: int) -> int:
     try:
         value: int = getattr(FileStore(data_dir).load_site(), key)
@@ -325,7 +354,12 @@ def _site_setting(data_dir: Path, key: str, default: int) -> int:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.argument(
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    callback=lambda ctx, param, value: _no_site_yet(value),
+)
 @click.option("--title", prompt="Site title", help="The site's name, shown by feed readers.")
 @click.option(
     "--base-url",
@@ -429,10 +463,19 @@ def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_di
                 at = parse_when(at_text, story_zone(data_dir, slug), now)
             except TimeError as exc:
                 raise click.BadParameter(str(exc), param_hint="--at") from None
+        story_zone(data_dir, slug)  # fail on an unknown story before the editor opens
         body = _read_text(text)
-        update = add_update(
-            data_dir, slug, body, at=at, now=now, title=title, author=author, anchor=anchor
-        )
+        with _keep_draft(data_dir, slug, lambda: None if text else body):
+            update = add_update(
+                data_dir,
+                slug,
+                body,
+                at=at,
+                now=_now() if at is None else now,
+                title=title,
+                author=author,
+                anchor=anchor,
+            )
     click.echo(update.id)
     click.echo(update.url)
     if update.published.astimezone(UTC) > now:
@@ -442,8 +485,12 @@ def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_di
 
 
 def _build_after(data_dir: Path, out_dir: Path) -> None:
-    with _errors():
+    """feeds add --build: the update is saved whatever happens here; say so."""
+    try:
         result = run_build(data_dir, out_dir, default_state_dir(data_dir), clock=_now)
+    except FeedsError as exc:
+        click.echo(f"the update is saved, but the build failed (run feeds build):\n{exc}", err=True)
+        sys.exit(EXIT_SAVED_NOT_BUILT)
     _report(result, out_dir, verbose=False, quiet=False)
 
 
@@ -463,10 +510,21 @@ def edit(slug, update_id, data_dir, text, title):
       feeds edit kazerun convoy-enters-kazerun --title "Armoured convoy arrives"
     """
     with _errors():
-        new_text = None
+        new_text = started = None
         if text is not None or title is None:
-            new_text = _read_text(text, initial=update_text(data_dir, slug, update_id) + "\n")
-        update = edit_update(data_dir, slug, update_id, text=new_text, title=title)
+            started = update_text(data_dir, slug, update_id)
+            new_text = _read_text(text, initial=started + "\n")
+        with _keep_draft(
+            data_dir, f"{slug}-{update_id.rpartition('/')[2]}", lambda: None if text else new_text
+        ):
+            update = edit_update(
+                data_dir,
+                slug,
+                update_id,
+                text=new_text,
+                title=title,
+                started_from=started if text is None else None,
+            )
     click.echo(f"edited {update.id}")
 
 

@@ -80,11 +80,18 @@ def reconcile(
         visible: list[Update] = []
         for update in story.updates:
             if update.retracted:
+                # A tombstone only for what readers may have: an update that was
+                # published (or, if the history is lost, was due), never for one
+                # withdrawn while still held back.
                 old = history.tombstones.get(update.id)
-                when = update.retracted_at or (old.when if old else now)
-                tombstones[update.id] = Tombstone(
-                    update.id, story.slug, update.url, when, update.retraction_note
-                )
+                was_out = update.id in history.published or old is not None
+                if was_out or update.published.astimezone(UTC) <= now_utc:
+                    when = update.retracted_at or (old.when if old else now)
+                    if when.astimezone(UTC) > now_utc:
+                        when = now  # no date in a feed is later than the clock
+                    tombstones[update.id] = Tombstone(
+                        update.id, story.slug, update.url, when, update.retraction_note
+                    )
                 continue
             if update.published.astimezone(UTC) > now_utc:
                 due = update.published.astimezone(UTC)

@@ -26,7 +26,7 @@ class LockBusy(FeedsError):
 
 
 @contextmanager
-def file_lock(path: Path, wait: float, what: str) -> Iterator[None]:
+def file_lock(path: Path, wait: float, what: str, hint: str = "") -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -46,7 +46,7 @@ def file_lock(path: Path, wait: float, what: str) -> Iterator[None]:
                     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
                     raise LockBusy(
                         f"another {what} (pid {holder}) is still running after {wait:g}s; "
-                        "nothing was done. Try again, or use --wait to wait longer."
+                        f"nothing was done. Try again{hint}."
                     ) from None
                 time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
         os.ftruncate(fd, 0)
@@ -57,7 +57,7 @@ def file_lock(path: Path, wait: float, what: str) -> Iterator[None]:
 
 
 def build_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
-    return file_lock(state_dir / LOCK_FILE, wait, "build")
+    return file_lock(state_dir / LOCK_FILE, wait, "build", ", or use --wait to wait longer")
 
 
 def store_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:

@@ -192,29 +192,25 @@ _DATE_TIME = re.compile(
 def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
     """A time typed on the command line, in the story's zone.
 
-    ``now``; ``5 minutes ago``; ``02:30`` (the latest 02:30 not after now);
-    ``2018-05-17 02:30``; ``2018-05-17T02:30+04:30``.
+    ``now`` and ``5 minutes ago`` (to the minute); ``02:30`` (the latest 02:30
+    that is not after now, on the night the clocks change too);
+    ``2018-05-17 02:30``; ``2018-05-17T02:30+04:30`` (an exact instant).
     """
     require_aware(now, "now")
     value = " ".join(text.strip().lower().split())
+    minute = now.replace(second=0, microsecond=0)
     if value == "now":
-        return now.astimezone(tz)
+        return minute.astimezone(tz)
     if m := _AGO.match(value):
-        return (now - timedelta(**{m[2] + "s": int(m[1])})).astimezone(tz)
+        amount = int(m[1])
+        if amount > 100 * 366 * 24 * 3600:
+            raise TimeError(f"{text!r} is too long ago")
+        try:
+            return (minute - timedelta(**{m[2] + "s": amount})).astimezone(tz)
+        except OverflowError:
+            raise TimeError(f"{text!r} is too long ago") from None
     if _CLOCK_TIME.match(value):
-        hh, mm, *ss = value.split(":")
-        today = now.astimezone(tz).date()
-        for day in (today, today - timedelta(days=1)):
-            local = naive_local(
-                day.isoformat(), f"{int(hh):02d}:{mm}" + (f":{ss[0]}" if ss else "")
-            )
-            try:
-                when = resolve_local(local, tz)
-            except TimeError:
-                continue
-            if when.astimezone(UTC) <= now.astimezone(UTC):
-                return when
-        raise TimeError(f'{text!r}: give the date too, like "{today} {value}"')
+        return _latest_clock_time(value, tz, now)
     if m := _DATE_TIME.match(text.strip()):
         local = naive_local(m["date"], m["time"])
         if m["offset"]:  # an exact instant, whatever zone it was written in
@@ -224,3 +220,30 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
         f'{text!r} is not a time: use 02:30, "2018-05-17 02:30", 2018-05-17T02:30+04:30 '
         'or "5 minutes ago"'
     )
+
+
+def _latest_clock_time(value: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The latest ``HH:MM`` not after ``now``: today's, else yesterday's.
+
+    On the day the clocks change, today's time may not exist (refused) or may
+    have happened twice (the later one if both are past, refused as
+    ambiguous: say which with a date and an offset).
+    """
+    hh, mm, *ss = value.split(":")
+    clock = f"{int(hh):02d}:{mm}" + (f":{ss[0]}" if ss else "")
+    now_utc = now.astimezone(UTC)
+    today = now.astimezone(tz).date()
+    for day in (today, today - timedelta(days=1)):
+        local = naive_local(day.isoformat(), clock)
+        first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+        exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+        if not exists:
+            if day == today and first.astimezone(UTC) <= now_utc:
+                resolve_local(local, tz)  # raises: it does not exist today
+            continue
+        past = [t for t in {first.astimezone(UTC), second.astimezone(UTC)} if t <= now_utc]
+        if len(past) == 2:
+            resolve_local(local, tz)  # raises: it happened twice; say which
+        if past:
+            return past[0].astimezone(tz)
+    raise TimeError(f'{value!r}: give the date too, like "{today} {value}"')

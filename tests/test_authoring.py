@@ -155,7 +155,11 @@ FAILURES = {
     "bad time": (["add", "storm", "x", "--at", "25:99"], 2, "is not a time (hours run 00-23)"),
     "repeated time": (["add", "storm", "x", "--at", "2024-10-27 01:30"], 2, "happens twice"),
     "empty text": (["add", "storm", "   \n"], 1, "the update has no text; nothing was written"),
-    "id taken": (["add", "storm", "x", "--id", "roads"], 1, "already has an update with the id"),
+    "id taken": (
+        ["add", "storm", "x", "--id", "roads"],
+        1,
+        "already has (or had) an update with the id",
+    ),
     "bad id": (["add", "storm", "x", "--id", "9lives"], 1, "bad anchor '9lives'"),
     "heading in text": (
         ["add", "storm", "x\n\n## 2024-06-01 05:00\n\ny"],
@@ -168,7 +172,7 @@ FAILURES = {
     "retract quote in note": (
         ["retract", "storm", "roads", "--note", 'say "no"'],
         1,
-        "cannot contain double quotes",
+        "must not be empty or contain",
     ),
     "new existing": (["new", "storm", "--title", "x"], 1, "already exists"),
     "new bad slug": (["new", "Storm!", "--title", "x"], 2, "is not a valid story name"),
@@ -452,3 +456,190 @@ def test_progress_bar_only_on_a_terminal_and_only_for_long_builds(
                 for done in range(1, total + 1):
                     progress(done, total)
         assert ("rendering" in stream.getvalue()) is shown
+
+
+# -- regressions found by trying to break the commands --------------------------
+
+
+def test_a_stray_carriage_return_does_not_shift_the_target(make_store: StoreFactory) -> None:
+    root = make_store()
+    (root / "s.md").write_bytes(
+        b'+++\ntitle = "S"\n+++\n\nBackground\rwith a stray CR.\n\n'
+        b"## 2024-06-01 07:30 \xe2\x80\x94 Rumour {#rumour}\n\nUnconfirmed.\n\n"
+        b"## 2024-06-01 07:00 \xe2\x80\x94 Warning {#warning}\n\nA red warning.\n"
+    )
+    assert feeds(root, "retract", "s", "rumour", "--note", "Not confirmed").exit_code == 0
+    text = (root / "s.md").read_bytes()
+    assert b'{#rumour retracted="2024-06-01 13:00" note="Not confirmed"}' in text
+    assert b"Background\rwith a stray CR." in text  # that byte is not ours to change
+    assert feeds(root, "add", "s", "Later.", "--at", "07:15").exit_code == 0
+    (s,) = FileStore(root).load().stories
+    assert {u.anchor: u.text for u in s.updates}["warning"] == "A red warning."
+
+
+def test_other_lines_keep_their_own_line_endings(make_store: StoreFactory) -> None:
+    root = make_store()
+    raw = STORM.encode().replace(b"Roads are closed.\n", b"Roads are closed.\r\n")
+    (root / "storm.md").write_bytes(raw)
+    assert feeds(root, "add", "storm", "New.", "--at", "10:00").exit_code == 0
+    after = (root / "storm.md").read_bytes()
+    assert after.replace(b"## 2024-06-01 10:00 {#u20240601-1000}\n\nNew.\n\n", b"") == raw
+
+
+def test_a_symlinked_story_is_changed_through_the_link(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store()
+    real = tmp_path / "elsewhere.md"
+    real.write_text(STORM)
+    (root / "storm.md").symlink_to(real)
+    assert feeds(root, "add", "storm", "Through the link.").exit_code == 0
+    assert (root / "storm.md").is_symlink()
+    assert "Through the link." in real.read_text()
+
+
+def test_retracting_an_embargoed_update_leaves_no_trace(store: Path, tmp_path: Path) -> None:
+    feeds(store, "add", "storm", "Embargoed.", "--at", "2024-06-02 09:00", "--id", "later")
+    assert feeds(store, "retract", "storm", "later", "--note", "Pulled.").exit_code == 0
+    assert '{#later retracted note="Pulled."}' in (store / "storm.md").read_text()
+    out = tmp_path / "out"
+    feeds(store, "build", "--out", str(out))
+    assert "later" not in (out / "atom.xml").read_text()
+    assert "later" not in (out / "storm" / "atom.xml").read_text()
+
+
+def test_a_deleted_updates_id_is_never_reused(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    feeds(store, "add", "storm", "Gone soon.", "--at", "10:00")
+    feeds(store, "build", "--out", str(out))
+    text = (store / "storm.md").read_text()
+    (store / "storm.md").write_text(
+        text.replace("## 2024-06-01 10:00 {#u20240601-1000}\n\nGone soon.\n\n", "")
+    )
+    feeds(store, "build", "--out", str(out))
+    result = feeds(store, "add", "storm", "Something else.", "--at", "10:00")
+    assert result.output.startswith("tag:news.test,2024:storm/u20240601-1000-b\n")
+
+
+def test_titles_and_authors_are_one_line(store: Path) -> None:
+    assert (
+        feeds(store, "add", "storm", "x", "--title", "Two\nlines", "--at", "10:00").exit_code == 0
+    )
+    assert (
+        "## 2024-06-01 10:00 — Two lines {#u20240601-1000}\n\nx\n"
+        in (store / "storm.md").read_text()
+    )
+
+
+def test_editing_keeps_hard_line_breaks_and_closing_hashes_go(store: Path) -> None:
+    feeds(store, "add", "storm", "Poem line one  \nline two", "--at", "10:00")
+    text = (
+        (store / "storm.md")
+        .read_text()
+        .replace("## 2024-06-01 09:00", "## 2024-06-01 09:00 — Closing hashes ##")
+    )
+    (store / "storm.md").write_text(text)
+    assert (
+        feeds(
+            store, "edit", "storm", "u20240601-1000", "--text", "Poem line one  \nline two"
+        ).exit_code
+        == 0
+    )
+    assert "Poem line one  \nline two" in (store / "storm.md").read_text()
+    assert feeds(store, "correct", "storm", "u20240601-0900", "--note", "Fixed.").exit_code == 0
+    assert "— Closing hashes {#u20240601-0900" in (store / "storm.md").read_text()
+
+
+def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def editor_while_someone_corrects(text: str, **kw: object) -> str:
+        assert (
+            feeds(store, "correct", "storm", "roads", "--note", "Coast road only.").exit_code == 0
+        )
+        return "My rewrite."
+
+    monkeypatch.setattr("click.edit", editor_while_someone_corrects)
+    result = feeds(store, "edit", "storm", "roads")
+    assert result.exit_code == 1
+    assert "was changed by someone else while you were editing it" in result.output
+    draft = Path(result.output.split("your text is kept in ")[1].strip())
+    assert draft.read_text() == "My rewrite."
+    assert "Coast road only." in (store / "storm.md").read_text()
+
+
+def test_add_build_failure_says_the_update_is_saved(store: Path, tmp_path: Path) -> None:
+    (store / "bad.md").write_text("not a story")
+    result = feeds(
+        store, "add", "storm", "Saved anyway.", "--build", "--out", str(tmp_path / "out")
+    )
+    assert result.exit_code == 3
+    assert "the update is saved, but the build failed" in result.output
+    assert "Saved anyway." in (store / "storm.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["new", "ok", "--title", "bell\x01title"], 1, "control character U+0001"),
+        (["new", "a" * 101, "--title", "x"], 2, "at most 100"),
+        (["add", "storm", "x", "--at", "999999999 days ago"], 2, "too long ago"),
+        (["add", "storm", "x", "--at", "2300-01-01 00:00"], 2, "years run 1900-2199"),
+    ],
+)
+def test_more_refusals(store: Path, args: list[str], code: int, message: str) -> None:
+    before = snapshot_tree(store)
+    result = feeds(store, *args)
+    assert (result.exit_code, message in result.output) == (code, True), result.output
+    assert snapshot_tree(store) == before
+
+
+def test_the_size_limit_holds_for_commands_too(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds import authoring
+
+    monkeypatch.setattr(authoring, "MAX_FILE_BYTES", 600)
+    before = snapshot_tree(store)
+    result = feeds(store, "add", "storm", "word " * 100)
+    assert result.exit_code == 1 and "would grow past 600 bytes" in result.output
+    assert snapshot_tree(store) == before
+
+
+def test_relative_times_are_to_the_minute(store: Path) -> None:
+    result = feeds(store, "add", "storm", "x", "--at", "now", now="2024-06-01T12:00:37Z")
+    assert result.output.startswith("tag:news.test,2024:storm/u20240601-1300\n")
+    assert (
+        feeds(
+            store, "correct", "storm", "u20240601-1300", "--note", "y", now="2024-06-01T12:00:50Z"
+        ).exit_code
+        == 0
+    )
+
+
+def test_end_finds_a_closing_line_with_trailing_space(store: Path) -> None:
+    (store / "storm.md").write_text(STORM.replace("+++\n\nBackground", "+++ \n\nBackground"))
+    assert feeds(store, "end", "storm").exit_code == 0
+
+
+def test_init_in_the_repeated_hour_writes_a_valid_example(tmp_path: Path) -> None:
+    result = CliRunner(env={"FEEDS_NOW": "2025-11-02T05:30:00Z"}).invoke(
+        cli,
+        [
+            "init",
+            str(tmp_path / "s"),
+            "--title",
+            "T",
+            "--base-url",
+            "https://n.test/",
+            "--timezone",
+            "America/New_York",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0
+    assert (
+        "## 2025-11-02 01:30 -04:00 — The first update"
+        in (tmp_path / "s/data/example.md").read_text()
+    )
+    assert FileStore(tmp_path / "s" / "data").load().stories

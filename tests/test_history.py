@@ -151,3 +151,12 @@ def test_lost_history_changes_no_id_or_published_time(make_store: StoreFactory) 
     without = run(root, History.empty(), T0 + timedelta(hours=1)).snapshot.stories[0].updates
     assert [(u.id, u.published) for u in with_history] == [(u.id, u.published) for u in without]
     assert [u.updated for u in without] == [u.published for u in without]
+
+
+def test_an_update_withdrawn_before_it_was_due_leaves_no_trace(make_store: StoreFactory) -> None:
+    root = make_store(
+        s=story(body="## 2024-06-01 15:00 {#later retracted}\n\nEmbargoed.\n\n" + BODY)
+    )
+    result = run(root, History.empty(), T0)  # 12:00 UTC, 13:00 in Lisbon: 15:00 is not due
+    assert result.tombstones == ()
+    assert "later" not in updates(result)

@@ -7,6 +7,7 @@ retracted and deleted updates simply leave it, as they leave RSS.
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 from ..model import Feed, Person
@@ -48,7 +49,7 @@ def render_json(feed: Feed, self_url: str) -> bytes:
             "summary": u.summary,
             "date_published": rfc3339(u.published),
         }
-        if u.updated != u.published:
+        if u.updated.astimezone(UTC) != u.published.astimezone(UTC):  # not wall-clock
             item["date_modified"] = rfc3339(u.updated)
         item["authors"] = [_author(p) for p in u.authors]
         if u.tags:

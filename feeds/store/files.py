@@ -188,6 +188,7 @@ def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
         return None
     table = Table(data, text.split("\n") if text else [], 1, problems)
     table.reject_unknown(SITE_KEYS, SITE_FILE)
+    table.reject_control_characters()
     title = table.string("title", required=True)
     base_url = table.string("base_url", required=True)
     if base_url:

@@ -191,6 +191,7 @@ class HeadingLine:
     @classmethod
     def parse(cls, line: str) -> HeadingLine:
         content = line.strip().lstrip("#").strip()
+        content = re.sub(r"(?:^|[ \t]+)#+[ \t]*$", "", content)  # CommonMark closing sequence
         m = HEADING_RE.match(content)
         rest = _REST.match(m["rest"]) if m else None
         if not m or not rest:

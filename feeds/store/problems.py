@@ -91,6 +91,27 @@ class Table:
     def complain(self, key: str, message: str) -> None:
         self.problems.add(self.line_of(key) or self.first_line, message)
 
+    def reject_control_characters(self) -> None:
+        """TOML escapes (\\u0001) can put characters in a string that XML forbids."""
+
+        def strings(value: object) -> list[str]:
+            if isinstance(value, str):
+                return [value]
+            if isinstance(value, list):
+                return [s for v in value for s in strings(v)]
+            if isinstance(value, dict):
+                return [s for v in value.values() for s in strings(v)]
+            return []
+
+        for key, value in self.data.items():
+            bad = next((m for s in strings(value) if (m := _NOT_XML.search(s))), None)
+            if bad:
+                self.complain(
+                    key,
+                    f"{key} contains the control character U+{ord(bad.group()):04X}, which no "
+                    "feed can carry; remove it",
+                )
+
     def reject_unknown(self, allowed: tuple[str, ...], what: str) -> None:
         for key in self.data:
             if key not in allowed:

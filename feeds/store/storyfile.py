@@ -103,6 +103,7 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
         return None
     meta = Table(data, fm_lines, 2, problems)
     meta.reject_unknown(FRONT_MATTER_KEYS, "the front matter")
+    meta.reject_control_characters()
 
     title = meta.string("title", required=True)
     summary = meta.string("summary")
