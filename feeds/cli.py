@@ -670,11 +670,13 @@ def export(slug, data_dir, state_dir, fmt, all_stories):
         else:
             click.echo(to_json([r for r in export_story(view, stories[0])["updates"]]), nl=False)
         return
+    sys.stdout.flush()
+    out = sys.stdout.buffer
     for story in stories:
-        text = Path(story.source).read_text(encoding="utf-8-sig")
+        raw = Path(story.source).read_bytes()
         if all_stories:
-            click.echo(f"<!-- {Path(story.source).name} -->")
-        click.echo(text, nl=not text.endswith("\n"))
+            out.write(f"<!-- {Path(story.source).name} -->\n".encode())
+        out.write(raw if raw.endswith(b"\n") or not all_stories else raw + b"\n")
 
 
 def _story(view: View, slug: str, data_dir: Path) -> Story:
