@@ -31,6 +31,7 @@ from .publish import publish, remove_files, sweep_temporary_files
 from .state import BuildState, load_state, save_state
 from .store import FileStore
 from .timeutil import Clock, require_aware, system_clock
+from .websub import ping
 
 DIRTY_MARKER = "publishing"
 
@@ -129,6 +130,16 @@ def run_build(
         save_state(state_dir, state)
         if marker.exists():
             os.unlink(marker)
+
+        hub = snapshot.site.websub_hub
+        changed_feeds = [
+            snapshot.site.url(name)
+            for name in result.written
+            if name.rpartition("/")[2] in ("rss.xml", "atom.xml", "feed.json")
+        ]
+        if hub and changed_feeds:
+            # After every file is written: a hub that is down costs a warning, not files.
+            result.warnings += ping(hub, changed_feeds)
 
         touched = {name.rpartition("/")[0] for name in result.written + result.removed}
         result.stories_changed = sorted(slug for slug in touched if slug)
