@@ -234,3 +234,48 @@ def test_title_only_update_has_content(make_store: StoreFactory) -> None:
         entry = feedparser.parse(out[name]).entries[0]
         assert entry.title == "Polls close"
         assert entry.content[0].value == "<p>Polls close</p>"
+
+
+def test_json_feed_has_the_same_items(files: dict[str, bytes]) -> None:
+    """JSON Feed 1.1 (feedparser 6.0 cannot read it, so the spec's rules are checked here)."""
+    import json
+
+    doc = json.loads(files["kazerun/feed.json"])
+    assert doc["version"] == "https://jsonfeed.org/version/1.1"
+    assert doc["feed_url"] == "https://live.example.org/kazerun/feed.json"
+    assert doc["home_page_url"] == "https://live.example.org/kazerun/"
+    atom = parsed(files, "kazerun/atom.xml")
+    assert [i["id"] for i in doc["items"]] == [e.id for e in atom.entries]
+    first = doc["items"][0]
+    assert first["date_published"] == "2018-05-17T02:30:00+04:30"
+    assert first["url"] == "https://live.example.org/kazerun/#convoy-enters-kazerun"
+    assert first["content_html"].startswith("<p>A column of about 40")
+    assert first["authors"] == [{"name": "Feeds example desk"}]
+    assert first["tags"] == ["Iran", "Kazerun", "protests"]
+    edited = [
+        i for i in json.loads(files["vila-mares-storm/feed.json"])["items"] if "date_modified" in i
+    ]
+    assert [i["date_modified"] for i in edited] == ["2025-10-26T00:50:00+01:00"]
+
+
+def test_opml_lists_every_story_feed(files: dict[str, bytes]) -> None:
+    from lxml import etree
+
+    root = etree.fromstring(files["feeds.opml"])
+    assert root.get("version") == "2.0"
+    urls = [o.get("xmlUrl") for o in root.iter("outline")]
+    assert urls == [
+        "https://live.example.org/atom.xml",
+        "https://live.example.org/kazerun/atom.xml",
+        "https://live.example.org/vila-mares-storm/atom.xml",
+    ]
+    for url in urls:
+        assert url.removeprefix("https://live.example.org/") in files
+
+
+def test_ttl_from_site_toml(make_store: StoreFactory) -> None:
+    from .conftest import SITE_TOML
+
+    root = make_store(site=SITE_TOML + "ttl = 5\n", s=story(body="## 2024-06-01 09:00\n\nx"))
+    out = build(FileStore(root).load())
+    assert check_rss(out["s/rss.xml"]).findtext("channel/ttl") == "5"
