@@ -555,6 +555,25 @@ def _change_time(now: datetime, story: Story, update: Update) -> datetime | None
     return max(local, update.published.astimezone(tz), key=lambda t: t.astimezone(UTC))
 
 
+def format_stamp(when: datetime) -> str:
+    """An aware time as update headings write it (see :func:`_stamp_of`)."""
+    return _stamp_of(when)
+
+
+def write_new_story(data_dir: Path, slug: str, text: str) -> Story:
+    """Write a whole new story file (for importers), checked first, under the lock."""
+    check_slug(slug)
+    with store_lock(default_state_dir(data_dir), STORE_LOCK_WAIT):
+        site = _site(data_dir)
+        path = data_dir / f"{slug}.md"
+        if path.exists():
+            raise AuthoringError(f"{path} already exists; nothing was changed")
+        raw = text.encode()
+        story = _parse(path, raw, site)
+        write_if_changed(path, raw, mode=0o644)
+        return story
+
+
 def _stamp_of(when: datetime) -> str:
     """An aware time as headings write it: local, seconds if any, offset if it repeats."""
     local = when.replace(tzinfo=None)

@@ -579,6 +579,77 @@ def end(slug, data_dir):
     click.echo(f"{story.slug}: ended")
 
 
+@cli.command(name="import")
+@click.argument("source")
+@click.option("--story", "slug", type=Slug(), required=True, help="The story to create or grow.")
+@data_option
+@click.option(
+    "--timezone",
+    help="IANA zone of the page's local times  [default: the story's, "
+    "or from zone abbreviations on the page]",
+)
+@click.option(
+    "--date",
+    "page_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The date of the page's top update, when the page does not say.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "text", "html"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show what was found and what would change; write nothing."
+)
+@click.option(
+    "--update",
+    "update_changed",
+    is_flag=True,
+    help="Also replace the text of updates that changed on the page.",
+)
+def import_(source, slug, data_dir, timezone, page_date, fmt, dry_run, update_changed):
+    """Import a live-blog page (file, - for stdin, or http(s) URL) into story SLUG.
+
+    Each timestamped entry becomes an update with its exact time; run it
+    again on a newer copy of the page and only the new entries are added.
+
+    \b
+    Examples:
+      feeds import page.txt --story kazerun --timezone Asia/Tehran --dry-run
+      feeds import https://news.example.org/live/storm --story storm --update
+    """
+    from .importer import describe, import_page  # lxml.html and urllib, only when importing
+
+    with _errors():
+        result = import_page(
+            source,
+            data_dir,
+            slug,
+            timezone=timezone,
+            page_date=page_date.date() if page_date else None,
+            fmt=fmt,
+            dry_run=dry_run,
+            update=update_changed,
+            now=_now(),
+        )
+    if dry_run:
+        for line in describe(result):
+            click.echo(line)
+        click.echo("dry run: nothing was written")
+        return
+    plan = result.plan
+    for line in result.done:
+        click.echo(line)
+    click.echo(
+        f"{len(plan.new)} new, {len(plan.same)} already there, "
+        f"{len(plan.changed)} changed on the page"
+        + ("" if update_changed or not plan.changed else " (use --update to apply)")
+    )
+
+
 # --------------------------------------------------------------------------
 # Reading
 

@@ -1,0 +1,155 @@
+"""Writing what was found into the store, and only what is new.
+
+A new story is written whole (front matter, background, updates newest
+first). An existing one gets the updates it does not have, through the same
+locked, verified, atomic path as ``feeds add``; updates it has (same id, or
+same time and text) are left alone, and ones whose text changed on the page
+are reported, and replaced only when asked (``--update``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..authoring import (
+    AuthoringError,
+    add_update,
+    edit_update,
+    format_stamp,
+    toml_string,
+    write_new_story,
+)
+from ..model import ANCHOR_RE, SLUG_RE, Story
+from ..store.files import FileStore
+from ..store.headings import HeadingLine, default_anchor
+from .resolve import Found, ImportProblem, Reading
+
+
+@dataclass
+class Plan:
+    story: Story | None  # None: the story will be created
+    anchors: dict[int, str] = field(default_factory=dict)  # id(Found) -> anchor
+    new: list[Found] = field(default_factory=list)
+    same: list[Found] = field(default_factory=list)
+    changed: list[tuple[Found, str]] = field(default_factory=list)  # with the existing anchor
+
+    def action(self, found: Found) -> str:
+        if any(f is found for f in self.new):
+            return "add"
+        if any(f is found for f, _ in self.changed):
+            return "changed"
+        return "same"
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"\\(.)", r"\1", text).split())
+
+
+def plan_import(data_dir: Path, slug: str, reading: Reading) -> Plan:
+    if not SLUG_RE.match(slug):
+        raise ImportProblem(
+            f"{slug!r} is not a valid story name: lowercase letters, digits, hyphens"
+        )
+    existing = None
+    if (data_dir / f"{slug}.md").exists():
+        existing = next((s for s in FileStore(data_dir).load().stories if s.slug == slug), None)
+        if existing and existing.timezone != reading.zone:
+            raise ImportProblem(
+                f"story {slug!r} is in {existing.timezone}, not {reading.zone}: import with "
+                f"--timezone {existing.timezone}"
+            )
+    plan = Plan(existing)
+    taken: set[str] = set()
+    for found in reading.updates:
+        assert found.when is not None
+        local = found.when.replace(tzinfo=None)
+        second = found.when.fold == 1
+        anchor = found.anchor if found.anchor and ANCHOR_RE.match(found.anchor) else None
+        anchor = anchor or default_anchor(local, second)
+        base, suffix = anchor, iter("bcdefghijklmnopqrstuvwxyz")
+        while anchor in taken:
+            anchor = f"{base}-{next(suffix)}"
+        taken.add(anchor)
+        plan.anchors[id(found)] = anchor
+        if existing is None:
+            plan.new.append(found)
+            continue
+        by_anchor = {u.anchor: u for u in existing.updates}
+        match = by_anchor.get(anchor)
+        if match is None:
+            match = next(
+                (
+                    u
+                    for u in existing.updates
+                    if u.published.astimezone(UTC) == found.when.astimezone(UTC)
+                    and _norm(u.text) == _norm(found.text)
+                ),
+                None,
+            )
+        if match is None:
+            plan.new.append(found)
+        elif _norm(match.text) == _norm(found.text) and (
+            not found.title or _norm(match.title) == _norm(found.title)
+        ):
+            plan.same.append(found)
+        else:
+            plan.changed.append((found, match.anchor))
+    return plan
+
+
+def apply_import(
+    data_dir: Path,
+    slug: str,
+    reading: Reading,
+    plan: Plan,
+    *,
+    update: bool,
+    now: datetime,
+    link: str | None,
+) -> list[str]:
+    """Write the plan; return one line per change made."""
+    done = []
+    if plan.story is None:
+        write_new_story(data_dir, slug, _story_text(reading, plan, link))
+        return [f"created {slug} with {len(plan.new)} updates"]
+    for found in sorted(plan.new, key=lambda f: f.when.astimezone(UTC)):  # type: ignore[union-attr]
+        added = add_update(
+            data_dir,
+            slug,
+            found.text,
+            at=found.when,
+            now=now,
+            title=found.title or None,
+            anchor=plan.anchors[id(found)],
+        )
+        done.append(f"added {added.anchor}")
+    if update:
+        for found, anchor in plan.changed:
+            try:
+                edit_update(
+                    data_dir, slug, anchor, text=found.text or None, title=found.title or None
+                )
+            except AuthoringError as exc:
+                raise ImportProblem(f"could not update {anchor}: {exc}") from exc
+            done.append(f"updated {anchor}")
+    return done
+
+
+def _story_text(reading: Reading, plan: Plan, link: str | None) -> str:
+    lines = ["+++", f"title = {toml_string(reading.title or 'Imported story')}"]
+    if link:
+        lines.append(f"link = {toml_string(link)}")
+    lines += [f"timezone = {toml_string(reading.zone)}", 'status = "live"', "+++", ""]
+    for paragraph in reading.background:
+        lines += [paragraph, ""]
+    ordered = sorted(plan.new, key=lambda f: f.when.astimezone(UTC), reverse=True)  # type: ignore[union-attr]
+    for found in ordered:
+        assert found.when is not None
+        heading = HeadingLine(format_stamp(found.when), " ".join(found.title.split()), ())
+        lines += [heading.with_attr("#", plan.anchors[id(found)]).render(), ""]
+        if found.text:
+            lines += [found.text, ""]
+    return "\n".join(lines)
