@@ -322,14 +322,15 @@ def serve(out_dir, data_dir, host, port, watch, max_age):
 
     if watch:
         rebuild()
-    run(
-        out_dir,
-        host,
-        port,
-        max_age,
-        on_start=watch_and_build(data_dir, rebuild) if watch else None,
-        print_fn=lambda line: click.echo(line, err=True),
-    )
+    with _errors():
+        run(
+            out_dir,
+            host,
+            port,
+            max_age,
+            on_start=watch_and_build(data_dir, rebuild) if watch else None,
+            print_fn=lambda line: click.echo(line, err=True),
+        )
 
 
 def _no_site_yet(directory: Path) -> Path:

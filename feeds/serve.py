@@ -31,8 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
+
+from .errors import FeedsError
 
 log = logging.getLogger("feeds.serve")
 
@@ -131,12 +134,30 @@ def resolve(root: Path, url_path: str) -> Path | None:
 
 
 def _accepts_gzip(header: str) -> bool:
+    """Does Accept-Encoding allow gzip? (RFC 9110 12.5.3; a bad q-value counts as 0)."""
+    gzip_q = star_q = None
     for part in header.split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
-    return False
+        coding, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        coding = coding.lower()
+        if coding == "gzip":
+            gzip_q = q
+        elif coding == "*":
+            star_q = q
+    chosen = gzip_q if gzip_q is not None else star_q
+    return chosen is not None and chosen > 0
+
+
+def _is_browser(accept: str) -> bool:
+    """A browser asks for text/html; feed readers ask for feed types or anything."""
+    return "text/html" in accept.lower()
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -178,34 +199,51 @@ class FeedServer:
         path = resolve(self.root, request.path)
         if path is not None and path.is_dir():
             if not request.path.endswith("/"):
-                # So that the page's relative links resolve inside the folder.
-                raise web.HTTPMovedPermanently(request.path + "/")
+                # So that the page's relative links resolve inside the folder. Built from
+                # the path's parts: "//host" must never become an off-site Location.
+                parts = [p for p in request.path.split("/") if p]
+                target = "/" + "/".join(quote(p) for p in parts) + "/"
+                if request.query_string:
+                    target += "?" + request.query_string
+                raise web.HTTPMovedPermanently(target)
             path = path / "index.html"
+        elif path is not None and request.path.endswith("/"):
+            path = None  # a file named like a folder: /rss.xml/
         cached = self._file(path) if path else None
         if cached is None:
             raise web.HTTPNotFound(text="404: not found\n")
         rep = cached.identity
         if cached.gzipped and _accepts_gzip(request.headers.get("Accept-Encoding", "")):
             rep = cached.gzipped
+        content_type, etag, vary = cached.content_type, rep.etag, []
+        if cached.gzipped:
+            vary.append("Accept-Encoding")
+        if content_type.startswith(("application/rss+xml", "application/atom+xml")):
+            # Browsers apply the feed's XSL only to a generic XML type: a person who
+            # clicks a feed link gets the readable page, a feed reader the feed type.
+            vary.append("Accept")
+            if _is_browser(request.headers.get("Accept", "")):
+                content_type = "application/xml" + TEXT
+                etag = etag[:-1] + '-x"'
         headers = {
-            "ETag": rep.etag,
+            "ETag": etag,
             "Last-Modified": formatdate(cached.mtime, usegmt=True),
             "Cache-Control": f"max-age={self.max_age}",
         }
-        if cached.gzipped:
-            headers["Vary"] = "Accept-Encoding"
-        if self._not_modified(request, rep, cached):
+        if vary:
+            headers["Vary"] = ", ".join(vary)
+        if self._not_modified(request, etag, cached):
             return web.Response(status=304, headers=headers)
         if rep is cached.gzipped:
             headers["Content-Encoding"] = "gzip"
-        headers["Content-Type"] = cached.content_type
+        headers["Content-Type"] = content_type
         return web.Response(body=rep.body, headers=headers)
 
     @staticmethod
-    def _not_modified(request: web.Request, rep: Representation, cached: CachedFile) -> bool:
+    def _not_modified(request: web.Request, etag: str, cached: CachedFile) -> bool:
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None:
-            return _etag_matches(if_none_match, rep.etag)
+            return _etag_matches(if_none_match, etag)
         since = request.headers.get("If-Modified-Since")
         if since:
             try:
@@ -288,6 +326,21 @@ def run(
     if on_start:
         on_start(app)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        _run_app(app, host, port, print_fn, out_dir)
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
+        ) from exc
+
+
+class ServeError(FeedsError):
+    """The server could not start."""
+
+
+def _run_app(
+    app: web.Application, host: str, port: int, print_fn: Callable[[str], None], out_dir: Path
+) -> None:
     web.run_app(
         app,
         host=host,

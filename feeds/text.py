@@ -44,10 +44,18 @@ def sanitise(html: str, page_url: str) -> str:
 
 
 def markdown_to_html(text: str, page_url: str) -> str:
-    """Markdown -> sanitised HTML, deterministic for a given input."""
+    """Markdown -> sanitised HTML, deterministic for a given input.
+
+    Headings are moved two levels down (# becomes <h3>): on the story page the
+    headline is the one <h1> and update titles are <h2>.
+    """
     if not text.strip():
         return ""
-    return sanitise(MARKDOWN.render(text), page_url).strip()
+    tokens = MARKDOWN.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    return sanitise(MARKDOWN.renderer.render(tokens, MARKDOWN.options, {}), page_url).strip()
 
 
 def plain_text(html: str) -> str:

@@ -106,7 +106,7 @@ def test_200_with_validators_and_types(server: Server) -> None:
     assert re.fullmatch(r'"[0-9a-f]{24}"', headers["etag"])  # strong
     assert headers["last-modified"].endswith(" GMT")
     assert headers["cache-control"] == "max-age=60"
-    assert headers["vary"] == "Accept-Encoding"
+    assert headers["vary"] == "Accept-Encoding, Accept"
     assert headers["content-type"] == "application/rss+xml; charset=utf-8"
     types = {
         "/kazerun/atom.xml": "application/atom+xml; charset=utf-8",
@@ -163,7 +163,7 @@ def test_gzip_when_asked(server: Server) -> None:
     status, headers, zipped = server.request("/atom.xml", Accept_Encoding="gzip, deflate")
     assert status == 200 and headers["content-encoding"] == "gzip"
     assert gzip.decompress(zipped) == body
-    assert headers["vary"] == "Accept-Encoding"
+    assert headers["vary"] == "Accept-Encoding, Accept"
     assert headers["etag"] != plain["etag"]  # another representation, another strong ETag
     assert (
         server.request("/atom.xml", Accept_Encoding="gzip", If_None_Match=headers["etag"])[0] == 304
@@ -250,3 +250,60 @@ def test_clean_shutdown_and_common_log_format(server: Server) -> None:
         err,
         flags=re.M,
     ), err
+
+
+def test_browsers_get_a_type_they_apply_the_xsl_to(server: Server) -> None:
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    _, reader, body = server.request("/kazerun/rss.xml", Accept="application/rss+xml, */*")
+    status, browser, same = server.request("/kazerun/rss.xml", Accept=accept)
+    assert reader["content-type"] == "application/rss+xml; charset=utf-8"
+    assert (status, browser["content-type"]) == (200, "application/xml; charset=utf-8")
+    assert same == body and browser["etag"] != reader["etag"]
+    assert (
+        server.request("/kazerun/rss.xml", Accept=accept, If_None_Match=browser["etag"])[0] == 304
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "gzipped"),
+    [
+        ("gzip;q=abc", False),
+        ("gzip;Q=0", False),
+        ("gzip;level=1;q=0", False),
+        ("*;q=0, gzip", True),
+        ("identity", False),
+        ("*", True),
+    ],
+)
+def test_accept_encoding_edge_cases(server: Server, header: str, gzipped: bool) -> None:
+    status, headers, _ = server.request("/atom.xml", Accept_Encoding=header)
+    assert status == 200
+    assert (headers.get("content-encoding") == "gzip") is gzipped
+
+
+def test_redirects_stay_on_site_and_files_are_not_folders(server: Server) -> None:
+    status, headers, _ = server.request("//kazerun")
+    assert (status, headers["location"]) == (301, "/kazerun/")
+    assert server.request("/kazerun?x=1")[1]["location"] == "/kazerun/?x=1"
+    assert server.request("/rss.xml/")[0] == 404
+
+
+def test_a_busy_port_is_a_clear_error(server: Server) -> None:
+    busy = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feeds",
+            "serve",
+            "--out",
+            str(server.root / "out"),
+            "--port",
+            str(server.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert busy.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in busy.stderr
+    assert "Traceback" not in busy.stderr

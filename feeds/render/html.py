@@ -104,10 +104,10 @@ def _person_ld(p: Person) -> dict[str, str]:
     return out
 
 
-def _head(title: str, description: str, canonical: str, css: str, site: Site) -> list[str]:
+def _head(title: str, description: str, canonical: str, css: str, language: str) -> list[str]:
     return [
         "<!doctype html>",
-        f'<html lang="{_e(site.language)}">',
+        f'<html lang="{_e(language)}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -193,7 +193,9 @@ def render_story_page(page: StoryPage) -> bytes:
         for u in updates
     ]
     status = "Live" if story.status == "live" else "Ended"
-    lines = _head(story.title, story.summary or story.title, story.url, "../style.css", site)
+    lines = _head(
+        story.title, story.summary or story.title, story.url, "../style.css", story.language
+    )
     lines += _feed_links(story.title)
     lines += [
         '<meta property="og:type" content="article">',
@@ -240,7 +242,9 @@ def render_story_page(page: StoryPage) -> bytes:
 
 def render_site_page(page: SitePage) -> bytes:
     site = page.site
-    lines = _head(site.title, site.description or site.title, site.base_url, "style.css", site)
+    lines = _head(
+        site.title, site.description or site.title, site.base_url, "style.css", site.language
+    )
     lines += _feed_links(site.title)
     lines += [
         '<link rel="alternate" type="text/x-opml" title="All feeds (OPML)" href="feeds.opml">',

@@ -6,7 +6,7 @@
     <xsl:variable name="title" select="rss/channel/title | atom:feed/atom:title"/>
     <xsl:variable name="page"
         select="rss/channel/link | atom:feed/atom:link[@rel='alternate']/@href"/>
-    <html>
+    <html lang="{rss/channel/language | atom:feed/@xml:lang}">
       <head>
         <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -35,11 +35,60 @@
                 <xsl:value-of select="title | atom:title"/>
               </a>
               <div class="date"><xsl:value-of select="pubDate | atom:published"/></div>
-              <div><xsl:value-of select="description | atom:summary"/></div>
+              <div>
+                <xsl:choose>
+                  <xsl:when test="description">
+                    <!-- RSS descriptions are HTML: show their text, not their escapes. -->
+                    <xsl:call-template name="unescape">
+                      <xsl:with-param name="text" select="description"/>
+                    </xsl:call-template>
+                  </xsl:when>
+                  <xsl:otherwise><xsl:value-of select="atom:summary"/></xsl:otherwise>
+                </xsl:choose>
+              </div>
             </li>
           </xsl:for-each>
         </ol>
       </body>
     </html>
+  </xsl:template>
+  <xsl:template name="unescape">
+    <xsl:param name="text"/>
+    <xsl:variable name="lt">
+      <xsl:call-template name="replace">
+        <xsl:with-param name="text" select="$text"/>
+        <xsl:with-param name="from" select="'&amp;lt;'"/>
+        <xsl:with-param name="to" select="'&lt;'"/>
+      </xsl:call-template>
+    </xsl:variable>
+    <xsl:variable name="gt">
+      <xsl:call-template name="replace">
+        <xsl:with-param name="text" select="$lt"/>
+        <xsl:with-param name="from" select="'&amp;gt;'"/>
+        <xsl:with-param name="to" select="'&gt;'"/>
+      </xsl:call-template>
+    </xsl:variable>
+    <xsl:call-template name="replace">
+      <xsl:with-param name="text" select="$gt"/>
+      <xsl:with-param name="from" select="'&amp;amp;'"/>
+      <xsl:with-param name="to" select="'&amp;'"/>
+    </xsl:call-template>
+  </xsl:template>
+  <xsl:template name="replace">
+    <xsl:param name="text"/>
+    <xsl:param name="from"/>
+    <xsl:param name="to"/>
+    <xsl:choose>
+      <xsl:when test="contains($text, $from)">
+        <xsl:value-of select="substring-before($text, $from)"/>
+        <xsl:value-of select="$to"/>
+        <xsl:call-template name="replace">
+          <xsl:with-param name="text" select="substring-after($text, $from)"/>
+          <xsl:with-param name="from" select="$from"/>
+          <xsl:with-param name="to" select="$to"/>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="$text"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 </xsl:stylesheet>
