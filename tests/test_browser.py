@@ -143,6 +143,9 @@ def test_feeds_open_as_readable_pages(fmt: str, site: tuple[str, Path, Path]) ->
     assert [li.cssselect("a")[0].text_content().strip() for li in items] == [
         e.title for e in entries
     ]
+    # The RSS description is escaped HTML; the view shows its text, not "&gt;".
+    assert "gusts of > 120 km/h & rising" in page.text_content()
+    assert page.get("lang") == "en"
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"vila-mares-storm-{fmt.replace('.', '-')}.png"
     chromium(f"{base}vila-mares-storm/{fmt}", root, f"--screenshot={shot}", "--window-size=800,900")
