@@ -14,6 +14,10 @@ come from it:
 * **Crash-safe.** Files are replaced atomically; a marker file records that
   publishing began, and a build that finds it (the last one was killed)
   re-renders everything and sweeps temporary files, repairing ``out/``.
+* **Cheap when idle.** Before reading any story, the build compares the store's
+  file stats, the clock and the output files with ``index.json``; if nothing
+  moved it stops there, without importing the renderers (cron runs this every
+  minute).
 """
 
 from __future__ import annotations
@@ -21,17 +25,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .build import folder_key, plan
-from .history import reconcile
 from .lock import build_lock
 from .publish import publish, remove_files, sweep_temporary_files
-from .state import BuildState, load_state, save_state
-from .store import FileStore
+from .state import STATE_FILE, BuildState, Stat, load_index, load_state, save_state
 from .timeutil import Clock, require_aware, system_clock
-from .websub import ping
 
 DIRTY_MARKER = "publishing"
 
@@ -83,67 +83,138 @@ def run_build(
     state_dir = state_dir or default_state_dir(data_dir)
     with build_lock(state_dir, wait):
         now = require_aware(clock(), "clock()")
-        snapshot = FileStore(data_dir).load()
-        previous, warning = load_state(state_dir)
-        result = BuildResult(now=now, warnings=[warning] if warning else [])
-        marker = state_dir / DIRTY_MARKER
-        if marker.exists():
-            result.repaired = True
-            force = True
-            sweep_temporary_files(out_dir)
-        reconciled = reconcile(snapshot, previous.history, now, snapshot.site.tombstone_days)
-        result.next_due = reconciled.next_due
-        folders = plan(reconciled.snapshot, reconciled.tombstones)
-        state = BuildState(history=reconciled.history)
+        sources = source_stats(data_dir)  # before reading: a later change is seen next time
+        if not force:
+            idle = _nothing_to_do(sources, out_dir, state_dir, now)
+            if idle is not None:
+                return BuildResult(now=now, unchanged=idle)
+        return _build(data_dir, out_dir, state_dir, now, sources, force, progress)
 
-        todo = []
-        for prefix, folder in folders.items():
-            key = folder_key(folder)
-            state.feeds[prefix] = key
-            names = folder.names
-            if (
-                not force
-                and previous.feeds.get(prefix) == key
-                and _intact(out_dir, names, previous)
-            ):
-                for name in names:
-                    state.outputs[name] = previous.outputs[name]
-            else:
-                todo.append((prefix, folder))
-        to_write: dict[str, bytes] = {}
-        for done, (prefix, folder) in enumerate(todo, 1):
-            result.rendered.append(prefix)
-            files = folder.render()
-            to_write.update(files)
-            for name, data in files.items():
-                state.outputs[name] = len(data)
-            if progress:
-                progress(done, len(todo))
-        stale = sorted(set(previous.outputs) - set(state.outputs))
 
-        if to_write or stale:
-            marker.touch()
-            report = publish(to_write, out_dir)
-            result.written = report.written
-            result.removed = remove_files(out_dir, stale)
-        result.unchanged = len(state.outputs) - len(result.written)
-        save_state(state_dir, state)
-        if marker.exists():
-            os.unlink(marker)
+def source_stats(data_dir: Path) -> dict[str, Stat]:
+    """mtime, size and inode of site.toml and every file named like a story."""
+    stats: dict[str, Stat] = {}
+    try:
+        entries = list(os.scandir(data_dir))
+    except OSError:
+        return stats
+    for entry in entries:
+        name = entry.name
+        if name == "site.toml" or (
+            name.lower().endswith((".md", ".markdown")) and not name.startswith(("_", "."))
+        ):
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            stats[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return stats
 
-        hub = snapshot.site.websub_hub
-        changed_feeds = [
-            snapshot.site.url(name)
-            for name in result.written
-            if name.rpartition("/")[2] in ("rss.xml", "atom.xml", "feed.json")
-        ]
-        if hub and changed_feeds:
-            # After every file is written: a hub that is down costs a warning, not files.
-            result.warnings += ping(hub, changed_feeds)
 
-        touched = {name.rpartition("/")[0] for name in result.written + result.removed}
-        result.stories_changed = sorted(slug for slug in touched if slug)
-        return result
+def _nothing_to_do(
+    sources: dict[str, Stat], out_dir: Path, state_dir: Path, now: datetime
+) -> int | None:
+    """The number of output files if the last build's output is still exactly right."""
+    index = load_index(state_dir)
+    if index is None or not index.sources or index.sources != sources:
+        return None
+    if (state_dir / DIRTY_MARKER).exists():
+        return None
+    if index.next_event is not None and now >= index.next_event:
+        return None  # an embargo ends or a tombstone expires
+    try:
+        if (state_dir / STATE_FILE).stat().st_size != index.state_size:
+            return None
+    except OSError:
+        return None
+    prefix = str(out_dir) + os.sep
+    for name, size in index.outputs.items():
+        try:
+            if os.stat(prefix + name).st_size != size:
+                return None
+        except OSError:
+            return None
+    return len(index.outputs)
+
+
+def _build(
+    data_dir: Path,
+    out_dir: Path,
+    state_dir: Path,
+    now: datetime,
+    sources: dict[str, Stat],
+    force: bool,
+    progress: Callable[[int, int], None] | None,
+) -> BuildResult:
+    # Imported here: an idle build never needs them (see _nothing_to_do).
+    from .build import folder_key, plan
+    from .history import reconcile
+    from .store import FileStore
+    from .websub import ping
+
+    snapshot = FileStore(data_dir).load()
+    previous, warning = load_state(state_dir)
+    result = BuildResult(now=now, warnings=[warning] if warning else [])
+    marker = state_dir / DIRTY_MARKER
+    if marker.exists():
+        result.repaired = True
+        force = True
+        sweep_temporary_files(out_dir)
+    reconciled = reconcile(snapshot, previous.history, now, snapshot.site.tombstone_days)
+    result.next_due = reconciled.next_due
+    folders = plan(reconciled.snapshot, reconciled.tombstones)
+    state = BuildState(history=reconciled.history, sources=sources)
+    expiries = [
+        t.when.astimezone(UTC) + timedelta(days=snapshot.site.tombstone_days)
+        for t in reconciled.tombstones
+    ]
+    events = [e for e in (reconciled.next_due, min(expiries, default=None)) if e]
+    state.next_event = min(events, default=None)
+
+    todo = []
+    for prefix, folder in folders.items():
+        key = folder_key(folder)
+        state.feeds[prefix] = key
+        names = folder.names
+        if not force and previous.feeds.get(prefix) == key and _intact(out_dir, names, previous):
+            for name in names:
+                state.outputs[name] = previous.outputs[name]
+        else:
+            todo.append((prefix, folder))
+    to_write: dict[str, bytes] = {}
+    for done, (prefix, folder) in enumerate(todo, 1):
+        result.rendered.append(prefix)
+        files = folder.render()
+        to_write.update(files)
+        for name, data in files.items():
+            state.outputs[name] = len(data)
+        if progress:
+            progress(done, len(todo))
+    stale = sorted(set(previous.outputs) - set(state.outputs))
+
+    if to_write or stale:
+        marker.touch()
+        report = publish(to_write, out_dir)
+        result.written = report.written
+        result.removed = remove_files(out_dir, stale)
+    result.unchanged = len(state.outputs) - len(result.written)
+    save_state(state_dir, state)
+    if marker.exists():
+        os.unlink(marker)
+
+    hub = snapshot.site.websub_hub
+    changed_feeds = [
+        snapshot.site.url(name)
+        for name in result.written
+        if name.rpartition("/")[2] in ("rss.xml", "atom.xml", "feed.json")
+    ]
+    if hub and changed_feeds:
+        # After every file is written: a hub that is down costs a warning, not files.
+        result.warnings += ping(hub, changed_feeds)
+
+    touched = {name.rpartition("/")[0] for name in result.written + result.removed}
+    result.stories_changed = sorted(slug for slug in touched if slug)
+    return result
 
 
 def _intact(out_dir: Path, names: list[str], previous: BuildState) -> bool:

@@ -13,7 +13,13 @@ It lives in the state folder (default ``.feeds/`` beside ``data/``), not in
 ``outputs``    file -> size, every file a build wrote, so files of removed
                stories can be deleted (and nothing else in out/ ever is).
 
-The file is rewritten atomically, and only when it changes. A missing or
+``feeds`` and ``outputs`` live in a second, small file, ``index.json``, with
+what a build needs to see that there is nothing to do without reading any
+story: the size, mtime and inode of every file of the store when it was last
+built (``sources``), the next time something becomes due (``next_event``: an
+embargo ending, a tombstone expiring) and the size of ``state.json``.
+
+Both files are rewritten atomically, and only when they change. A missing or
 unreadable state is not an error: the build starts afresh (see feeds.history).
 """
 
@@ -30,7 +36,10 @@ from .publish import write_if_changed
 from .timeutil import rfc3339
 
 STATE_FILE = "state.json"
-FORMAT = 1
+INDEX_FILE = "index.json"
+FORMAT = 2
+
+Stat = tuple[int, int, int]  # mtime_ns, size, inode
 
 
 @dataclass
@@ -38,6 +47,33 @@ class BuildState:
     history: History = field(default_factory=History.empty)
     feeds: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, Stat] = field(default_factory=dict)
+    next_event: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Index:
+    """What the quick "nothing to do?" check reads (index.json)."""
+
+    sources: dict[str, Stat]
+    next_event: datetime | None
+    outputs: dict[str, int]
+    state_size: int
+
+
+def load_index(state_dir: Path) -> Index | None:
+    try:
+        raw = json.loads((state_dir / INDEX_FILE).read_bytes())
+        if raw.get("format") != FORMAT:
+            return None
+        return Index(
+            sources={k: (int(v[0]), int(v[1]), int(v[2])) for k, v in raw["sources"].items()},
+            next_event=_time(raw["next_event"]) if raw["next_event"] else None,
+            outputs={str(k): int(v) for k, v in raw["outputs"].items()},
+            state_size=int(raw["state_size"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
 
 
 def _time(text: str) -> datetime:
@@ -64,8 +100,9 @@ def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
                 for k, v in raw["tombstones"].items()
             },
         )
-        feeds = {str(k): str(v) for k, v in raw["feeds"].items()}
-        outputs = {str(k): int(v) for k, v in raw["outputs"].items()}
+        index = json.loads((state_dir / INDEX_FILE).read_bytes())
+        feeds = {str(k): str(v) for k, v in index["feeds"].items()}
+        outputs = {str(k): int(v) for k, v in index["outputs"].items()}
     except FileNotFoundError:
         return BuildState(), None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -93,11 +130,20 @@ def encode_state(state: BuildState) -> bytes:
             k: {"story": t.story_slug, "url": t.url, "when": rfc3339(t.when), "note": t.note}
             for k, t in history.tombstones.items()
         },
-        "feeds": state.feeds,
-        "outputs": state.outputs,
     }
     return (json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
 
 def save_state(state_dir: Path, state: BuildState) -> bool:
-    return write_if_changed(state_dir / STATE_FILE, encode_state(state))
+    encoded = encode_state(state)
+    changed = write_if_changed(state_dir / STATE_FILE, encoded)
+    index = {
+        "format": FORMAT,
+        "sources": {k: list(v) for k, v in state.sources.items()},
+        "next_event": rfc3339(state.next_event) if state.next_event else None,
+        "feeds": state.feeds,
+        "outputs": state.outputs,
+        "state_size": len(encoded),
+    }
+    data = (json.dumps(index, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    return write_if_changed(state_dir / INDEX_FILE, data) or changed

@@ -9,8 +9,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feeds import FileStore, build
-from feeds.build import site_folder, story_folder
+from feeds import FileStore
+from feeds.build import build, site_folder, story_folder
 from feeds.render import RENDERERS
 
 from .conftest import EXAMPLE_DATA, StoreFactory, story

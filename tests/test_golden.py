@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds import FileStore, build
+from feeds import FileStore
+from feeds.build import build
 
 from .conftest import EXAMPLE_DATA, GOLDEN, snapshot_tree
 
