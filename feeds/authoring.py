@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import FeedsError, Problem, StoreError
 from .lock import store_lock
-from .model import SLUG_RE, Site, Story, Update
+from .model import SLUG_RE, Site, Story, Update, check_slug
 from .pipeline import default_state_dir
 from .publish import write_if_changed
 from .state import load_state
@@ -43,15 +43,6 @@ STORE_LOCK_WAIT = 30.0
 
 class AuthoringError(FeedsError):
     """A change that cannot be made; nothing was written."""
-
-
-def check_slug(slug: str) -> str:
-    if not SLUG_RE.match(slug) or len(slug) > 100:
-        raise ValueError(
-            f"{slug!r} is not a valid story name: use lowercase letters, digits and hyphens, "
-            "like kazerun-protests, at most 100 (it becomes the story's file name and URL)"
-        )
-    return slug
 
 
 def toml_string(value: str) -> str:

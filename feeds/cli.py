@@ -14,29 +14,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .authoring import (
-    add_update,
-    check_slug,
-    correct_update,
-    edit_update,
-    end_story,
-    init_site,
-    new_story,
-    retract_update,
-    story_zone,
-    update_text,
-)
 from .errors import FeedsError
 from .lock import LockBusy
-from .model import Story
+from .model import check_slug
 from .pipeline import BuildResult, default_state_dir, run_build
-from .query import View, check_output, export_story, find_story, load_view, to_json
-from .store import FileStore
 from .timeutil import TimeError, parse_when, rfc3339
+
+if TYPE_CHECKING:
+    from .model import Story
+    from .query import View
+
+# The commands import the library parts they use when they run: `feeds build`
+# with nothing to do must not pay for Markdown, HTML and feed libraries.
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another build holds the lock; try again later
 EXIT_SAVED_NOT_BUILT = 3  # feeds add --build: the update is saved, the build failed
@@ -271,6 +265,8 @@ def check(data_dir, out_dir, state_dir):
     Example:
       feeds check && echo "all good"
     """
+    from .query import check_output, load_view
+
     with _errors():
         view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
         problems = check_output(view, out_dir)
@@ -343,6 +339,8 @@ def _no_site_yet(directory: Path) -> Path:
 
 
 def _site_setting(data_dir: Path, key: str, default: int) -> int:
+    from .store import FileStore
+
     try:
         value: int = getattr(FileStore(data_dir).load_site(), key)
         return value
@@ -386,6 +384,8 @@ def init(directory, title, base_url, timezone, author, id_authority):
       feeds init mysite --title "Live desk" --base-url https://news.example.org/live/ \\
         --timezone Europe/Lisbon
     """
+    from .authoring import init_site
+
     with _errors():
         created = init_site(
             directory,
@@ -415,6 +415,8 @@ def new(slug, data_dir, title, timezone, link, summary):
     Example:
       feeds new kazerun-protests --title "Clashes in Kazerun" --timezone Asia/Tehran
     """
+    from .authoring import new_story
+
     with _errors():
         story = new_story(
             data_dir, slug, title=title, timezone=timezone, link=link, summary=summary, now=_now()
@@ -456,6 +458,8 @@ def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_di
       feeds add kazerun "A convoy has entered the city." --title "Convoy arrives"
       echo "Roads reopened." | feeds add storm - --at "10 minutes ago" --build
     """
+    from .authoring import add_update, story_zone
+
     with _errors():
         now = _now()
         at = None
@@ -510,6 +514,8 @@ def edit(slug, update_id, data_dir, text, title):
     Example:
       feeds edit kazerun convoy-enters-kazerun --title "Armoured convoy arrives"
     """
+    from .authoring import edit_update, update_text
+
     with _errors():
         new_text = started = None
         if text is not None or title is None:
@@ -541,6 +547,8 @@ def correct(slug, update_id, data_dir, note):
     Example:
       feeds correct kazerun u20180517-0150 --note "The convoy left from Shiraz, not Bushehr."
     """
+    from .authoring import correct_update
+
     with _errors():
         update = correct_update(data_dir, slug, update_id, note=note, now=_now())
     click.echo(f"corrected {update.id}")
@@ -560,6 +568,8 @@ def retract(slug, update_id, data_dir, note):
     Example:
       feeds retract kazerun u20180517-0115 --note "The casualty figures were not confirmed."
     """
+    from .authoring import retract_update
+
     with _errors():
         update = retract_update(data_dir, slug, update_id, note=note, now=_now())
     click.echo(f"retracted {update.id}")
@@ -575,6 +585,8 @@ def end(slug, data_dir):
     Example:
       feeds end kazerun
     """
+    from .authoring import end_story
+
     with _errors():
         story = end_story(data_dir, slug)
     click.echo(f"{story.slug}: ended")
@@ -665,6 +677,8 @@ def list_(data_dir, state_dir):
     Example:
       feeds list
     """
+    from .query import load_view
+
     with _errors():
         view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
     rows = []
@@ -688,6 +702,8 @@ def show(slug, data_dir, state_dir):
     Example:
       feeds show kazerun
     """
+    from .query import load_view
+
     with _errors():
         view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
         story = _story(view, slug, data_dir)
@@ -731,6 +747,8 @@ def export(slug, data_dir, state_dir, fmt, all_stories):
       feeds export kazerun > kazerun.json
       feeds export --all --format md > everything.md
     """
+    from .query import export_story, load_view, to_json
+
     if bool(slug) == all_stories:
         raise click.UsageError("give a SLUG or --all (not both)")
     with _errors():
@@ -752,6 +770,8 @@ def export(slug, data_dir, state_dir, fmt, all_stories):
 
 
 def _story(view: View, slug: str, data_dir: Path) -> Story:
+    from .query import find_story
+
     story = find_story(view.snapshot, slug)
     if story is None:
         known = ", ".join(s.slug for s in view.snapshot.stories) or "none yet"

@@ -28,6 +28,15 @@ ID_AUTHORITY_RE = re.compile(
 Status = Literal["live", "ended"]
 
 
+def check_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug) or len(slug) > 100:
+        raise ValueError(
+            f"{slug!r} is not a valid story name: use lowercase letters, digits and hyphens, "
+            "like kazerun-protests, at most 100 (it becomes the story's file name and URL)"
+        )
+    return slug
+
+
 @dataclass(frozen=True)
 class Person:
     name: str
