@@ -17,6 +17,10 @@ from markdown_it import MarkdownIt
 # CommonMark plus GFM tables and strikethrough. Raw HTML is allowed through the
 # parser and then sanitised below, so reporters can paste an <iframe>-free embed.
 MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+# Only the block structure (headings, code, HTML blocks), for finding update
+# headings: inline parsing is most of markdown-it's time and is not needed there.
+STRUCTURE = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+STRUCTURE.disable(["inline", "text_join"])
 # Titles are plain text in every feed format: inline Markdown is reduced to its
 # text, and anything that looks like HTML is kept as the characters typed.
 TITLE_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["strikethrough"])

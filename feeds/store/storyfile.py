@@ -38,7 +38,7 @@ from ..model import (
     story_feed_id,
     update_id,
 )
-from ..text import MARKDOWN, derived_title, excerpt, markdown_to_html, plain_text
+from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_text
 from ..timeutil import TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
@@ -273,7 +273,7 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     because each of those would silently merge an update into the one above.
     """
     tz = zone(tz_name)
-    tokens = MARKDOWN.parse("\n".join(body))
+    tokens = STRUCTURE.parse("\n".join(body))
     found: list[Heading] = []
     heading_lines: set[int] = set()
     blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
