@@ -152,7 +152,7 @@ def _build(
     from .store import FileStore
     from .websub import ping
 
-    snapshot = FileStore(data_dir).load()
+    snapshot = FileStore(data_dir).load(cache_dir=state_dir / "cache")
     previous, warning = load_state(state_dir)
     result = BuildResult(now=now, warnings=[warning] if warning else [])
     marker = state_dir / DIRTY_MARKER

@@ -103,8 +103,10 @@ def test_sigkill_at_any_point_never_tears_a_file(make_store: StoreFactory, tmp_p
         assert not (tmp_path / "state" / DIRTY_MARKER).exists()
         assert not list(out.rglob("*.tmp"))
         # ...and leaves nothing for a full re-render to fix.
-        assert finish(feeds_build(root, tmp_path, "--force", "-v")).strip().endswith(
-            "0 stories changed, 0 files written, 0 removed"
+        assert (
+            finish(feeds_build(root, tmp_path, "--force", "-v"))
+            .strip()
+            .endswith("0 stories changed, 0 files written, 0 removed")
         )
         assert (
             f"Version {k + 1} of story {STORIES - 1}".encode()

@@ -225,7 +225,8 @@ def test_two_builds_at_once_run_one_after_the_other(
     # Exactly one of them did the work; the other waited and found it done.
     # (rendering nothing: it saw that the store had not moved since that build)
     assert results[0].splitlines() == [
-        "0 feed folders rendered", "0 stories changed, 0 files written, 0 removed"
+        "0 feed folders rendered",
+        "0 stories changed, 0 files written, 0 removed",
     ]
     assert "150 stories changed, 607 files written, 0 removed" in results[1]
     for path in (tmp_path / "out").rglob("*.xml"):
@@ -259,3 +260,32 @@ def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -
     assert result.exit_code == 1
     assert "cannot create the build lock" in result.output
     assert "Traceback" not in result.output
+
+
+def test_unchanged_stories_are_not_parsed_again(
+    three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds.store import files
+
+    parsed: list[str] = []
+    real = files.parse_story
+
+    def counting(path, raw, site, problems):  # type: ignore[no-untyped-def]
+        parsed.append(path.stem)
+        return real(path, raw, site, problems)
+
+    monkeypatch.setattr(files, "parse_story", counting)
+    build(three, tmp_path)
+    assert sorted(parsed) == ["a", "b", "c"]
+    parsed.clear()
+    (three / "b.md").write_text(story(body=body(3)))
+    result = build(three, tmp_path)
+    assert parsed == ["b"]  # a and c come from the parse cache
+    assert result.stories_changed == ["b"]
+    parsed.clear()
+    (three / "site.toml").write_text((three / "site.toml").read_text() + "ttl = 5\n")
+    build(three, tmp_path)
+    assert sorted(parsed) == ["a", "b", "c"]  # every story depends on site.toml
+    (three / "c.md").unlink()
+    build(three, tmp_path)
+    assert sorted(p.stem for p in (tmp_path / "state" / "cache").glob("*.pickle")) == ["a", "b"]
