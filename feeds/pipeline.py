@@ -27,11 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .lock import build_lock
+from .parallel import ordered_map
 from .publish import publish, remove_files, sweep_temporary_files
 from .state import STATE_FILE, BuildState, Stat, load_index, load_state, save_state
 from .timeutil import Clock, require_aware, system_clock
+
+if TYPE_CHECKING:
+    from .build import Folder
 
 DIRTY_MARKER = "publishing"
 
@@ -182,9 +187,9 @@ def _build(
         else:
             todo.append((prefix, folder))
     to_write: dict[str, bytes] = {}
-    for done, (prefix, folder) in enumerate(todo, 1):
+    rendered = ordered_map(_render, [folder for _, folder in todo])
+    for done, ((prefix, _), files) in enumerate(zip(todo, rendered, strict=True), 1):
         result.rendered.append(prefix)
-        files = folder.render()
         to_write.update(files)
         for name, data in files.items():
             state.outputs[name] = len(data)
@@ -215,6 +220,10 @@ def _build(
     touched = {name.rpartition("/")[0] for name in result.written + result.removed}
     result.stories_changed = sorted(slug for slug in touched if slug)
     return result
+
+
+def _render(folder: Folder) -> dict[str, bytes]:
+    return folder.render()
 
 
 def _intact(out_dir: Path, names: list[str], previous: BuildState) -> bool:

@@ -73,3 +73,16 @@ def test_cli_output_is_identical_whatever_the_machine_zone_and_locale(
         capture_output=True,
     )
     assert {k: v for k, (v, _) in snapshot_tree(out).items()} == golden_files()
+
+
+def test_worker_processes_give_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing and rendering in a process pool (as big builds do) changes nothing."""
+    from feeds import parallel
+    from feeds.pipeline import run_build
+
+    monkeypatch.setattr(parallel, "THRESHOLD", 1)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    run_build(EXAMPLE_DATA, tmp_path / "out", tmp_path / "state")
+    assert {k: v for k, (v, _) in snapshot_tree(tmp_path / "out").items()} == golden_files()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ..errors import Problem, StoreError
 from ..model import ID_AUTHORITY_RE, Site, Snapshot, Story
+from ..parallel import ordered_map
 from ..publish import write_if_changed
 from .people import person
 from .problems import Problems, Table, decode_utf8, toml_error
@@ -102,24 +103,40 @@ class FileStore:
         stories: list[Story] = []
         paths, problems = self.story_paths()
         cache = _ParseCache(cache_dir) if cache_dir else None
+        to_parse: list[tuple[Path, bytes, Site]] = []
+        keys: dict[Path, str | None] = {}
         for path in paths:
-            file_problems = Problems(path)
-            key = _file_key(path, site_key)
+            key = keys[path] = _file_key(path, site_key)
             story = cache.get(path.stem, key) if cache and key else None
-            if story is None:
-                raw = _read(path, file_problems.items)
-                if raw is not None:
-                    story = parse_story(path, raw, site, file_problems)
-                    if story is not None and cache and key:
-                        cache.put(path.stem, key, story)
             if story is not None:
                 stories.append(story)
-            problems.extend(file_problems.items)
+                continue
+            read_problems: list[Problem] = []
+            raw = _read(path, read_problems)
+            problems.extend(read_problems)
+            if raw is not None:
+                to_parse.append((path, raw, site))
+        for path, (story, found) in zip(
+            [p for p, _, _ in to_parse], ordered_map(_parse, to_parse), strict=True
+        ):
+            problems.extend(found)
+            if story is not None:
+                stories.append(story)
+                key = keys[path]
+                if cache and key:
+                    cache.put(path.stem, key, story)
         if problems:
             raise StoreError(problems)
         if cache:
             cache.forget_all_but({p.stem for p in paths})
         return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
+
+
+def _parse(job: tuple[Path, bytes, Site]) -> tuple[Story | None, list[Problem]]:
+    path, raw, site = job
+    problems = Problems(path)
+    story = parse_story(path, raw, site, problems)
+    return story, problems.items
 
 
 CACHE_VERSION = f"feeds {version('feeds')}; cache 1"
