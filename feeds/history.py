@@ -121,7 +121,8 @@ def reconcile(
             published[update.id] = UpdateRecord(
                 story.slug, update.url, update.content_hash, updated
             )
-            visible.append(replace(update, updated=updated))
+            same = updated == update.updated and updated.utcoffset() == update.updated.utcoffset()
+            visible.append(update if same else replace(update, updated=updated))
         created = story.created
         if created is not None and created.astimezone(UTC) > now_utc:
             created = None  # no feed date may be later than the clock

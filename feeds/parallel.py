@@ -9,6 +9,7 @@ is the same bytes either way.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -28,5 +29,9 @@ def ordered_map(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
         yield from map(function, items)
         return
     chunk = max(1, len(items) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Not plain fork: a forked worker would inherit the build lock's file
+    # descriptor and, outliving a killed build, keep the next one waiting.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(function, items, chunksize=chunk)

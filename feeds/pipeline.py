@@ -203,7 +203,7 @@ def _build(
         result.written = report.written
         result.removed = remove_files(out_dir, stale)
     result.unchanged = len(state.outputs) - len(result.written)
-    save_state(state_dir, state)
+    save_state(state_dir, state, previous)
     if marker.exists():
         os.unlink(marker)
 

@@ -49,6 +49,7 @@ class BuildState:
     outputs: dict[str, int] = field(default_factory=dict)
     sources: dict[str, Stat] = field(default_factory=dict)
     next_event: datetime | None = None
+    state_size: int = 0  # of state.json as last written
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
             f"{path}: unreadable build state ({exc}); starting afresh: edit times and "
             "tombstones recorded there are lost, ids and published times are not"
         )
-    return BuildState(history, feeds, outputs), None
+    return BuildState(history, feeds, outputs, state_size=path.stat().st_size), None
 
 
 def encode_state(state: BuildState) -> bytes:
@@ -131,19 +132,23 @@ def encode_state(state: BuildState) -> bytes:
             for k, t in history.tombstones.items()
         },
     }
-    return (json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+    return (json.dumps(raw, sort_keys=True, indent=0, ensure_ascii=False) + "\n").encode()
 
 
-def save_state(state_dir: Path, state: BuildState) -> bool:
-    encoded = encode_state(state)
-    changed = write_if_changed(state_dir / STATE_FILE, encoded)
+def save_state(state_dir: Path, state: BuildState, previous: BuildState | None = None) -> bool:
+    if previous is not None and previous.history == state.history and previous.state_size:
+        # Unchanged (most builds): not worth encoding every record to find out.
+        size, changed = previous.state_size, False
+    else:
+        encoded = encode_state(state)
+        size, changed = len(encoded), write_if_changed(state_dir / STATE_FILE, encoded)
     index = {
         "format": FORMAT,
         "sources": {k: list(v) for k, v in state.sources.items()},
         "next_event": rfc3339(state.next_event) if state.next_event else None,
         "feeds": state.feeds,
         "outputs": state.outputs,
-        "state_size": len(encoded),
+        "state_size": size,
     }
     data = (json.dumps(index, sort_keys=True, separators=(",", ":")) + "\n").encode()
     return write_if_changed(state_dir / INDEX_FILE, data) or changed

@@ -12,6 +12,7 @@ import pickle
 import re
 import time
 import tomllib
+from dataclasses import replace
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -109,7 +110,7 @@ class FileStore:
             key = keys[path] = _file_key(path, site_key)
             story = cache.get(path.stem, key) if cache and key else None
             if story is not None:
-                stories.append(story)
+                stories.append(replace(story, source_key=key or ""))
                 continue
             read_problems: list[Problem] = []
             raw = _read(path, read_problems)
@@ -121,10 +122,11 @@ class FileStore:
         ):
             problems.extend(found)
             if story is not None:
-                stories.append(story)
                 key = keys[path]
                 if cache and key:
                     cache.put(path.stem, key, story)
+                    story = replace(story, source_key=key)
+                stories.append(story)
         if problems:
             raise StoreError(problems)
         if cache:
