@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -29,9 +31,22 @@ def ordered_map(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
         yield from map(function, items)
         return
     chunk = max(1, len(items) // (workers * 8))
-    # Not plain fork: a forked worker would inherit the build lock's file
-    # descriptor and, outliving a killed build, keep the next one waiting.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Spawned, not forked: a forked worker would inherit the build lock's file
+    # descriptor and, outliving a killed build, keep the next one waiting; and
+    # a fork server would outlive it. Spawned workers end with their build.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+    ) as pool:
         yield from pool.map(function, items, chunksize=chunk)
+
+
+def _exit_with(parent: int) -> None:
+    """In a worker: end when the build that started it is gone (even SIGKILLed)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
