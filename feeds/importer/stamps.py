@@ -11,21 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
+from ..timeutil import DAY_NAMES, MONTH_NAMES
+
+WEEKDAYS = tuple(d.lower() for d in DAY_NAMES)
+MONTHS = tuple(m.lower() for m in MONTH_NAMES)
 
 # Zone abbreviations that newsrooms print. A generic one (ET) means the zone,
 # daylight saving included; a specific one (EDT) also fixes the offset.

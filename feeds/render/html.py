@@ -19,23 +19,9 @@ from zoneinfo import ZoneInfo
 
 from ..model import Person, Site, Story, Update
 from ..text import plain_text
-from ..timeutil import format_offset, rfc3339
+from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc3339
 
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+DAYS, MONTHS = DAY_NAMES, MONTH_NAMES
 FEED_LINKS = (
     ("application/rss+xml", "RSS", "rss.xml"),
     ("application/atom+xml", "Atom", "atom.xml"),
