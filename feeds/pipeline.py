@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from .lock import build_lock
 from .parallel import ordered_map
-from .publish import publish, remove_files, sweep_temporary_files
+from .publish import prepare_folders, publish, remove_files, sweep_temporary_files
 from .state import STATE_FILE, BuildState, Stat, load_index, load_state, save_state
 from .timeutil import Clock, require_aware, system_clock
 
@@ -186,21 +186,23 @@ def _build(
                 state.outputs[name] = previous.outputs[name]
         else:
             todo.append((prefix, folder))
-    to_write: dict[str, bytes] = {}
+    if todo:
+        # Every folder first, so that one that cannot be made fails the build
+        # before any file changed; then each folder is written as soon as it is
+        # rendered, so a big build never holds all its output in memory.
+        prepare_folders(out_dir, [prefix for prefix, _ in todo])
+        marker.touch()
     rendered = ordered_map(_render, [folder for _, folder in todo])
     for done, ((prefix, _), files) in enumerate(zip(todo, rendered, strict=True), 1):
         result.rendered.append(prefix)
-        to_write.update(files)
+        result.written += publish(files, out_dir).written
         for name, data in files.items():
             state.outputs[name] = len(data)
         if progress:
             progress(done, len(todo))
     stale = sorted(set(previous.outputs) - set(state.outputs))
-
-    if to_write or stale:
+    if stale:
         marker.touch()
-        report = publish(to_write, out_dir)
-        result.written = report.written
         result.removed = remove_files(out_dir, stale)
     result.unchanged = len(state.outputs) - len(result.written)
     save_state(state_dir, state, previous)

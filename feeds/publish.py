@@ -63,19 +63,30 @@ def safe_relative(name: str) -> PurePosixPath:
     return rel
 
 
-def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
-    """Write ``files`` (POSIX paths relative to ``out_dir``) in sorted order."""
-    report = PublishReport()
-    targets = {name: out_dir.joinpath(*safe_relative(name).parts) for name in sorted(files)}
-    # Every folder first: a path that cannot be written (a file where a folder
-    # should be, no permission) fails the build before any file has changed.
-    for folder in sorted({t.parent for t in targets.values()}):
+def prepare_folders(out_dir: Path, prefixes: list[str]) -> None:
+    """Create the output folders ("" or "<slug>/") before anything is written."""
+    _make_folders(
+        sorted({out_dir.joinpath(*safe_relative(p).parts) if p else out_dir for p in prefixes})
+    )
+
+
+def _make_folders(folders: list[Path]) -> None:
+    for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PublishError(
                 f"{folder}: cannot create this folder ({exc.strerror}); nothing was written"
             ) from exc
+
+
+def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
+    """Write ``files`` (POSIX paths relative to ``out_dir``) in sorted order."""
+    report = PublishReport()
+    targets = {name: out_dir.joinpath(*safe_relative(name).parts) for name in sorted(files)}
+    # Every folder first: a path that cannot be written (a file where a folder
+    # should be, no permission) fails the build before any file has changed.
+    _make_folders(sorted({t.parent for t in targets.values()}))
     for name, target in targets.items():
         try:
             changed = write_if_changed(target, files[name])
