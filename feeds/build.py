@@ -143,7 +143,7 @@ def story_folder(site: Site, story: Story, tombstones: tuple[Tombstone, ...] = (
                 ttl=None,
             )
         )
-    page = StoryPage(site=site, story=story, updated=updated)
+    page = StoryPage(site=site, story=story, updated=updated, withdrawn=tombstones)
     return Folder(f"{story.slug}/", current, tuple(archives), story_page=page)
 
 

@@ -289,3 +289,23 @@ def test_unchanged_stories_are_not_parsed_again(
     (three / "c.md").unlink()
     build(three, tmp_path)
     assert sorted(p.stem for p in (tmp_path / "state" / "cache").glob("*.pickle")) == ["a", "b"]
+
+
+def test_a_withdrawn_updates_permalink_still_lands_somewhere(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(
+        s=story(body="## 2024-06-01 10:00 {#x}\n\nFirst.\n\n## 2024-06-01 09:00\n\nx")
+    )
+    build(root, tmp_path)
+    (root / "s.md").write_text(
+        story(
+            body='## 2024-06-01 10:00 {#x retracted note="Not confirmed."}\n\nFirst.\n\n'
+            "## 2024-06-01 09:00\n\nx"
+        )
+    )
+    build(root, tmp_path, clock=lambda: NOW + timedelta(hours=1))
+    page = (tmp_path / "out" / "s" / "index.html").read_text()
+    assert '<li id="x">Withdrawn <time datetime="2024-06-02T01:00:00Z">' in page
+    assert "Not confirmed." in page
+    assert '<li class="update" id="x">' not in page

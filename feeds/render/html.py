@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..model import Person, Site, Story, Update
+from ..model import Person, Site, Story, Tombstone, Update
 from ..text import plain_text
 from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc3339
 
@@ -34,6 +34,9 @@ class StoryPage:
     site: Site
     story: Story  # with the updates that are published now, newest first
     updated: datetime
+    # Retracted or deleted updates: their permalinks keep pointing at a note
+    # saying so, as newsrooms do, instead of at nothing.
+    withdrawn: tuple[Tombstone, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,17 @@ def render_story_page(page: StoryPage) -> bytes:
         lines.append("</ol>")
     else:
         lines.append('<p class="empty">No updates yet.</p>')
+    if page.withdrawn:
+        lines += ['<section class="withdrawn">', "<h2>Withdrawn updates</h2>", "<ul>"]
+        for tomb in page.withdrawn:
+            anchor = tomb.url.rpartition("#")[2]
+            when = tomb.when.astimezone(tz)
+            note = f": {_e(tomb.note)}" if tomb.note else ""
+            lines.append(
+                f'<li id="{_e(anchor)}">Withdrawn <time datetime="{rfc3339(tomb.when)}">'
+                f"{when:%H:%M}, {_date(when)}</time>{note}</li>"
+            )
+        lines += ["</ul>", "</section>"]
     lines += [
         "</main>",
         f"<footer><p>Times are local to the story ({_e(story.timezone)}). "
