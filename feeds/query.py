@@ -118,6 +118,9 @@ def check_output(view: View, out_dir: Path) -> list[Problem]:
             continue
         if actual == data:
             continue
+        if not name.endswith((".xml", ".opml", ".xsl")):
+            problems.append(Problem(path, None, "out of date: run feeds build"))
+            continue
         try:
             etree.fromstring(actual)
         except etree.XMLSyntaxError as exc:

@@ -258,3 +258,28 @@ def test_unreachable_url(make_store: StoreFactory) -> None:
         make_store(), "import", f"http://127.0.0.1:{port}/x", "--story", "x", "--timezone", "UTC"
     )
     assert result.exit_code == 1 and "cannot fetch it" in result.output
+
+
+def test_made_up_ids_follow_the_store_rules(make_store: StoreFactory) -> None:
+    """u<date>-<time>, with -2 only for the second of two repeated times."""
+    root = make_store()
+    feeds(
+        root,
+        "import",
+        str(FIXTURES / "storm-dst-lisbon.txt"),
+        "--story",
+        "s",
+        "--timezone",
+        "Europe/Lisbon",
+        "--date",
+        "2025-10-26",
+    )
+    (story,) = FileStore(root).load().stories
+    assert [u.anchor for u in story.updates] == [
+        "u20251026-0210",
+        "u20251026-0145-2",
+        "u20251026-0115-2",
+        "u20251026-0140",
+        "u20251026-0120",
+        "u20251026-0055",
+    ]

@@ -66,7 +66,9 @@ def plan_import(data_dir: Path, slug: str, reading: Reading) -> Plan:
     for found in reading.updates:
         assert found.when is not None
         local = found.when.replace(tzinfo=None)
-        second = found.when.fold == 1
+        when = found.when
+        repeated = when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset()
+        second = repeated and when.fold == 1
         anchor = found.anchor if found.anchor and ANCHOR_RE.match(found.anchor) else None
         anchor = anchor or default_anchor(local, second)
         base, suffix = anchor, iter("bcdefghijklmnopqrstuvwxyz")

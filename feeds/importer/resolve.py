@@ -254,7 +254,9 @@ def _candidates(update: Found, tz: ZoneInfo, day: date) -> list[datetime]:
             out.append(aware.astimezone(tz))
     # Deduplicated by instant: two datetimes sharing a ZoneInfo compare (and
     # hash) by wall-clock time, so a set would merge the two 01:30s of a DST night.
-    unique = {t.astimezone(UTC): t for t in out}
+    unique: dict[datetime, datetime] = {}
+    for t in out:  # the first (fold=0) for a time that is not repeated
+        unique.setdefault(t.astimezone(UTC), t)
     return [unique[k] for k in sorted(unique)]
 
 
