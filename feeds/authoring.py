@@ -87,7 +87,7 @@ def init_site(
     if site is None:
         raise AuthoringError("\n".join(p.message for p in problems))
     local = now.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
-    stamp = _stamp_of(local)
+    stamp = format_stamp(local)
     example = (
         "+++\n"
         'title = "Example story"\n'
@@ -203,7 +203,7 @@ def add_update(
                 f"story {slug!r} already has (or had) an update with the id {anchor!r}; "
                 "choose another --id"
             )
-        heading = HeadingLine(_stamp_of(when), title, ())
+        heading = HeadingLine(format_stamp(when), title, ())
         try:
             heading = heading.with_attr("#", anchor)
             if author:
@@ -290,7 +290,7 @@ def correct_update(data_dir: Path, slug: str, ident: str, *, note: str, now: dat
         when = _change_time(now, sf.story, update)
         heading = sf.heading(update)
         if when is not None:  # not for an update still held back: it was never published
-            heading = heading.with_attr("updated", _stamp_of(when))
+            heading = heading.with_attr("updated", format_stamp(when))
         stamp = (when or now.astimezone(ZoneInfo(sf.story.timezone))).strftime("%Y-%m-%d %H:%M")
         sf.set_heading(update, heading)
         sf.set_body(update, f"{update.text}\n\n**Correction ({stamp}):** {note}".strip())
@@ -307,7 +307,7 @@ def retract_update(
             raise AuthoringError(f"{update.anchor!r} is already retracted; nothing was changed")
         when = _change_time(now, sf.story, update)
         # Held back and never published: withdrawn without a date (and no tombstone).
-        heading = sf.heading(update).with_attr("retracted", _stamp_of(when) if when else None)
+        heading = sf.heading(update).with_attr("retracted", format_stamp(when) if when else None)
         if note is not None:
             cleaned = " ".join(note.split())
             if not cleaned or re.search(r'["{}]', cleaned):
@@ -546,11 +546,6 @@ def _change_time(now: datetime, story: Story, update: Update) -> datetime | None
     return max(local, update.published.astimezone(tz), key=lambda t: t.astimezone(UTC))
 
 
-def format_stamp(when: datetime) -> str:
-    """An aware time as update headings write it (see :func:`_stamp_of`)."""
-    return _stamp_of(when)
-
-
 def write_new_story(data_dir: Path, slug: str, text: str) -> Story:
     """Write a whole new story file (for importers), checked first, under the lock."""
     check_slug(slug)
@@ -565,7 +560,7 @@ def write_new_story(data_dir: Path, slug: str, text: str) -> Story:
         return story
 
 
-def _stamp_of(when: datetime) -> str:
+def format_stamp(when: datetime) -> str:
     """An aware time as headings write it: local, seconds if any, offset if it repeats."""
     local = when.replace(tzinfo=None)
     stamp = local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")

@@ -34,16 +34,12 @@ def _person(p: Person) -> dict[str, str]:
     return out
 
 
-FILE_NAMES = {"application/rss+xml": "rss.xml", "application/atom+xml": "atom.xml"}
-
-
-def links_for(feed: Feed, media_type: str) -> list[tuple[str, str]]:
+def links_for(feed: Feed, name: str) -> list[tuple[str, str]]:
     """Feed links with "{name}" replaced by this format's file name (rss.xml...)."""
-    name = FILE_NAMES[media_type]
     return [(rel, href.replace("{name}", name)) for rel, href in feed.links]
 
 
-def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
+def generator(feed: Feed, self_url: str, self_type: str, file_name: str) -> FeedGenerator:
     fg = FeedGenerator()
     # dc:creator in RSS only; Atom has its own <author>.
     fg.load_extension("dc", atom=False, rss=True)
@@ -53,7 +49,7 @@ def generator(feed: Feed, self_url: str, self_type: str) -> FeedGenerator:
     fg.link(href=self_url, rel="self", type=self_type)
     if feed.related:
         fg.link(href=feed.related, rel="related", type="text/html")
-    for rel, href in links_for(feed, self_type):  # in Atom only: RSS gets them in rss.py
+    for rel, href in links_for(feed, file_name):  # in Atom only: RSS gets them in rss.py
         fg.link(href=href, rel=rel)
     # RSS's channel <link> is the *last* link given (despite feedgen's comment
     # saying "first"); it must be the HTML page, so alternate goes last.

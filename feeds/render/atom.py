@@ -17,7 +17,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def render_atom(feed: Feed, self_url: str) -> bytes:
-    fg = generator(feed, self_url, MEDIA_TYPE)
+    fg = generator(feed, self_url, MEDIA_TYPE, FILENAME)
     root = etree.fromstring(fg.atom_str(pretty=False, encoding="UTF-8"))
     by_id = {u.id: u for u in feed.entries}
     for entry in root.iterfind(f"{{{ATOM}}}entry"):

@@ -13,7 +13,6 @@ from typing import Any
 from ..model import Feed, Person
 from ..timeutil import rfc3339
 
-FILENAME = "feed.json"
 MEDIA_TYPE = "application/feed+json"
 VERSION = "https://jsonfeed.org/version/1.1"
 

@@ -21,7 +21,7 @@ ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
-    fg = generator(feed, self_url, MEDIA_TYPE)
+    fg = generator(feed, self_url, MEDIA_TYPE, FILENAME)
     root = etree.fromstring(fg.rss_str(pretty=False, encoding="UTF-8"))
     edited = {
         u.id: u.updated
@@ -48,6 +48,6 @@ def render_rss(feed: Feed, self_url: str) -> bytes:
     # atom:link elements in the channel (RFC 5005 section 3, WebSub 4).
     self_link = channel.find(ATOM_LINK)
     assert self_link is not None
-    for rel, href in reversed(links_for(feed, MEDIA_TYPE)):
+    for rel, href in reversed(links_for(feed, FILENAME)):
         self_link.addnext(etree.Element(ATOM_LINK, rel=rel, href=href))
     return finish(root, feed, channel)
