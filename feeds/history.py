@@ -20,7 +20,7 @@ store, edited updates fall back to ``updated == published`` (or their explicit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,18 +62,42 @@ class Reconciled:
     next_due: datetime | None  # the earliest held-back update, for the next build
 
 
-def reconcile(
-    snapshot: Snapshot, history: History, now: datetime, tombstone_days: int
-) -> Reconciled:
+@dataclass(frozen=True)
+class StoryReconciled:
+    """:func:`reconcile_story`'s answer for one story."""
+
+    story: Story | None  # with only its published updates; None if it was removed
+    published: dict[str, UpdateRecord]
+    tombstones: dict[str, Tombstone]  # kept ones, unordered
+    next_due: datetime | None
+    problems: list[Problem]
+
+    @property
+    def history(self) -> History:
+        return History(published=self.published, tombstones=self.tombstones)
+
+
+def reconcile_story(
+    story: Story | None,
+    history: History,
+    now: datetime,
+    tombstone_days: int,
+) -> StoryReconciled:
+    """:func:`reconcile` for one story and the part of the history that is its own.
+
+    Update ids contain the story's slug, so stories never share records, and a
+    build can reconcile only the stories that changed. ``story`` is None when
+    its file is gone: everything it published becomes a tombstone.
+    """
     require_aware(now, "now")
     now_utc = now.astimezone(UTC)
     published: dict[str, UpdateRecord] = {}
     tombstones: dict[str, Tombstone] = {}
     problems: list[Problem] = []
     next_due: datetime | None = None
-    stories: list[Story] = []
+    result: Story | None = None
 
-    for story in snapshot.stories:
+    if story is not None:
         # Times from the clock or the history are shown in the story's zone,
         # like the times written in it, so a feed does not mix offsets.
         tz = ZoneInfo(story.timezone)
@@ -126,9 +150,7 @@ def reconcile(
         created = story.created
         if created is not None and created.astimezone(UTC) > now_utc:
             created = None  # no feed date may be later than the clock
-        stories.append(replace(story, updates=tuple(visible), created=created))
-    if problems:
-        raise StoreError(problems)
+        result = replace(story, updates=tuple(visible), created=created)
 
     # Published before and gone now (deleted, moved to the future, story removed).
     for update_id, record in history.published.items():
@@ -143,13 +165,55 @@ def reconcile(
             tombstones[update_id] = old
     keep_after = now_utc - timedelta(days=tombstone_days)
     tombstones = {k: t for k, t in tombstones.items() if t.when.astimezone(UTC) > keep_after}
+    return StoryReconciled(result, published, tombstones, next_due, problems)
 
-    ordered = tuple(
-        sorted(tombstones.values(), key=lambda t: (t.when.astimezone(UTC), t.id), reverse=True)
-    )
+
+def split_history(history: History) -> dict[str, History]:
+    """The history, story by story (slug -> its records)."""
+    parts: dict[str, tuple[dict[str, UpdateRecord], dict[str, Tombstone]]] = {}
+    for update_id, record in history.published.items():
+        parts.setdefault(record.story_slug, ({}, {}))[0][update_id] = record
+    for update_id, tomb in history.tombstones.items():
+        parts.setdefault(tomb.story_slug, ({}, {}))[1][update_id] = tomb
+    return {slug: History(p, t) for slug, (p, t) in parts.items()}
+
+
+def newest_first(tombstones: Iterable[Tombstone]) -> tuple[Tombstone, ...]:
+    return tuple(sorted(tombstones, key=lambda t: (t.when.astimezone(UTC), t.id), reverse=True))
+
+
+def reconcile(
+    snapshot: Snapshot, history: History, now: datetime, tombstone_days: int
+) -> Reconciled:
+    """Every story of ``snapshot`` through :func:`reconcile_story`, and the removed ones."""
+    parts = split_history(history)
+    published: dict[str, UpdateRecord] = {}
+    tombstones: dict[str, Tombstone] = {}
+    problems: list[Problem] = []
+    next_due: datetime | None = None
+    stories: list[Story] = []
+    present = {story.slug for story in snapshot.stories}
+    results = [
+        reconcile_story(story, parts.get(story.slug, History.empty()), now, tombstone_days)
+        for story in snapshot.stories
+    ] + [
+        reconcile_story(None, part, now, tombstone_days)
+        for slug, part in sorted(parts.items())
+        if slug not in present
+    ]
+    for r in results:
+        published.update(r.published)
+        tombstones.update(r.tombstones)
+        problems += r.problems
+        if r.next_due is not None:
+            next_due = r.next_due if next_due is None else min(next_due, r.next_due)
+        if r.story is not None:
+            stories.append(r.story)
+    if problems:
+        raise StoreError(problems)
     return Reconciled(
         snapshot=replace(snapshot, stories=tuple(stories)),
-        tombstones=ordered,
+        tombstones=newest_first(tombstones.values()),
         history=History(published=published, tombstones=tombstones),
         next_due=next_due,
     )

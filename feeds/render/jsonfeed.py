@@ -2,19 +2,49 @@
 
 Same items and ids as the RSS and Atom feeds. JSON Feed has no tombstones:
 retracted and deleted updates simply leave it, as they leave RSS.
+
+The document is ``json.dumps(doc, ensure_ascii=False, indent=2)``, written
+item by item (:func:`json_item`) so that the site-wide feed re-uses items:
+with ``indent`` the standard library falls back to its pure-Python encoder,
+which costs more than the rest of the item. :func:`dump` writes the same
+text; the tests hold it to ``json.dumps``.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC
+from collections.abc import Iterable
 from typing import Any
 
-from ..model import Feed, Person
+from ..model import Feed, Person, Update
 from ..timeutil import rfc3339
+from ._text import edited, jstr
 
 MEDIA_TYPE = "application/feed+json"
 VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def dump(value: Any, level: int = 0) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``."""
+    if isinstance(value, str):
+        return jstr(value)
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        body = ("," + inner).join(f"{jstr(k)}: {dump(v, level + 1)}" for k, v in value.items())
+        return "{" + inner + body + "\n" + "  " * level + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        return (
+            "["
+            + inner
+            + ("," + inner).join(dump(v, level + 1) for v in value)
+            + "\n"
+            + "  " * level
+            + "]"
+        )
+    return jstr(value)
 
 
 def _author(p: Person) -> dict[str, str]:
@@ -24,7 +54,32 @@ def _author(p: Person) -> dict[str, str]:
     return out
 
 
-def render_json(feed: Feed, self_url: str) -> bytes:
+def json_item(update: Update) -> str:
+    """One item of the ``items`` array, without ``language`` (see :func:`with_language`)."""
+    item: dict[str, Any] = {
+        "id": update.id,
+        "url": update.url,
+        "title": update.title,
+        "content_html": update.html,
+        "summary": update.summary,
+        "date_published": rfc3339(update.published),
+    }
+    if edited(update.published, update.updated):  # not just another zone
+        item["date_modified"] = rfc3339(update.updated)
+    item["authors"] = [_author(p) for p in update.authors]
+    if update.tags:
+        item["tags"] = list(update.tags)
+    return dump(item, 2)
+
+
+def with_language(item: str, language: str, feed_language: str) -> str:
+    """Mark an item whose language differs from its feed's; it is the item's last member."""
+    if language == feed_language:
+        return item
+    return f'{item[:-6]},\n      "language": {jstr(language)}\n    }}'
+
+
+def json_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
     doc: dict[str, Any] = {
         "version": VERSION,
         "title": feed.title,
@@ -38,23 +93,14 @@ def render_json(feed: Feed, self_url: str) -> bytes:
     hubs = [{"type": "WebSub", "url": href} for rel, href in feed.links if rel == "hub"]
     if hubs:
         doc["hubs"] = hubs
-    items = []
-    for u in feed.entries:
-        item: dict[str, Any] = {
-            "id": u.id,
-            "url": u.url,
-            "title": u.title,
-            "content_html": u.html,
-            "summary": u.summary,
-            "date_published": rfc3339(u.published),
-        }
-        if u.updated.astimezone(UTC) != u.published.astimezone(UTC):  # not wall-clock
-            item["date_modified"] = rfc3339(u.updated)
-        item["authors"] = [_author(p) for p in u.authors]
-        if u.tags:
-            item["tags"] = list(u.tags)
-        if u.language != feed.language:
-            item["language"] = u.language
-        items.append(item)
-    doc["items"] = items
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
+    head = dump(doc)[:-2]  # without the closing "\n}"
+    listed = ",\n    ".join(items)
+    body = f'  "items": [\n    {listed}\n  ]' if listed else '  "items": []'
+    return f"{head},\n{body}\n}}\n".encode()
+
+
+def render_json(feed: Feed, self_url: str) -> bytes:
+    language = feed.language
+    return json_document(
+        feed, self_url, (with_language(json_item(u), u.language, language) for u in feed.entries)
+    )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ..model import ANCHOR_RE, Person
-from ..text import TITLE_MARKDOWN, plain_text
+from ..text import title_text
 from ..timeutil import TimeError, naive_local, parse_offset, resolve_local
 from .people import person
 from .problems import Problems
@@ -97,7 +97,7 @@ def parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) -> 
         )
         return None
     # Raw HTML in a title is text ("Why <script> tags matter"), never markup.
-    title = plain_text(TITLE_MARKDOWN.renderInline(rest["title"])) if rest["title"] else ""
+    title = title_text(rest["title"]) if rest["title"] else ""
     first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
     repeated = first.utcoffset() != second.utcoffset() and _exists(local, tz)
     second_occurrence = repeated and published.utcoffset() == second.utcoffset()

@@ -22,11 +22,10 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from bisect import bisect_right
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
-
-from markdown_it.token import Token
+from typing import Any, cast
 
 from ..model import (
     SLUG_RE,
@@ -38,7 +37,7 @@ from ..model import (
     story_feed_id,
     update_id,
 )
-from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_text
+from ..text import MARKDOWN, derived_title, excerpt, markdown_to_html, plain_text
 from ..timeutil import TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
@@ -273,19 +272,32 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     because each of those would silently merge an update into the one above.
     """
     tz = zone(tz_name)
-    tokens = STRUCTURE.parse("\n".join(body))
+    source = "\n".join(body)
+    encoded = source.encode()
+    # The tree's positions are byte offsets; lines are counted from them.
+    starts = [0]
+    for line in body:
+        starts.append(starts[-1] + len(line.encode()) + 1)
     found: list[Heading] = []
     heading_lines: set[int] = set()
     blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
-    for i, tok in enumerate(tokens):
-        if tok.map and tok.type in ("fence", "code_block", "html_block"):
-            blocks.append((tok.map[0], tok.map[1], _closed(tok, body), tok.type))
-        if not (tok.type == "heading_open" and tok.level == 0 and tok.map):
+    for node in MARKDOWN.tree(source).children:  # top level only
+        begin, end = node.srcmap or (0, 0)
+        first = bisect_right(starts, begin) - 1
+        if node.name in ("fence", "code_block", "html_block"):
+            last = bisect_right(starts, max(begin, end - 1)) - 1
+            blocks.append((first, last + 1, _closed(node, body, first, last), node.name))
             continue
-        heading_lines.add(tok.map[0])
-        content = tokens[i + 1].content.strip()
-        line = first_line + tok.map[0]
-        is_update_level = tok.tag == "h2" and tok.markup == "##"
+        if node.name not in ("heading", "lheading"):
+            continue
+        heading_lines.add(first)
+        line = first_line + first
+        if node.name == "heading":
+            content = _atx_content(encoded[begin:end].decode())
+        else:
+            last = bisect_right(starts, max(begin, end - 1)) - 1
+            content = "\n".join(body[first:last]).strip()
+        is_update_level = node.name == "heading" and node.meta.get("level") == 2
         if is_update_level and LOOKS_TIMESTAMPED.match(content):
             heading = parse_heading(content, line, tz, problems)
             if heading is not None:
@@ -324,17 +336,30 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     return found
 
 
-def _closed(tok: Token, body: list[str]) -> bool:
+def _atx_content(line: str) -> str:
+    """The text of an ATX heading line: without its #s and any closing sequence."""
+    text = line.strip().lstrip("#")
+    closing = _CLOSING.search(text)
+    if closing:
+        text = text[: closing.start()]
+    return text.strip()
+
+
+_CLOSING = re.compile(r"(?:^|[ \t])#+[ \t]*$")
+
+
+def _closed(node: Any, body: list[str], first: int, last: int) -> bool:
     """Does a code or HTML block end before the end of the text (it was closed)?"""
-    start, end = tok.map or (0, 0)
-    if tok.type == "fence":
-        last = body[end - 1].strip() if end - 1 > start else ""
-        return last.startswith(tok.markup) and not last.strip(tok.markup[0])
-    if tok.type == "html_block":
-        opening = tok.content.lstrip().lower()
+    if node.name == "fence":
+        markup = node.meta["marker"] * node.meta["marker_len"]
+        closing = body[last].strip() if last > first else ""
+        return closing.startswith(markup) and not closing.strip(markup[0])
+    if node.name == "html_block":
+        content = node.meta.get("content", "")
+        opening = content.lstrip().lower()
         if opening.startswith("<!--"):
-            return "-->" in tok.content
+            return "-->" in content
         for tag in ("pre", "script", "style", "textarea"):
             if opening.startswith(f"<{tag}"):
-                return f"</{tag}>" in tok.content.lower()
+                return f"</{tag}>" in content.lower()
     return True

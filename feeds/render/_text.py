@@ -1,0 +1,63 @@
+"""Escaping and dates for the string renderers, as lxml and feedgen write them.
+
+The renderers write XML and JSON with plain string templates (see
+:mod:`feeds.render.reference` for why and for the documents they must equal),
+so the few rules a serialiser applies are spelled out here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from ..timeutil import DAY_NAMES, MONTH_NAMES
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def text(value: str) -> str:
+    """XML character data, escaped as lxml does (``>`` and CR included)."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value
+
+
+def attr(value: str) -> str:
+    """An XML attribute value in double quotes, escaped as lxml does."""
+    value = text(value)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\n" in value:
+        value = value.replace("\n", "&#10;")
+    if "\t" in value:
+        value = value.replace("\t", "&#9;")
+    return value
+
+
+def jstr(value: str) -> str:
+    """A JSON string as ``json.dumps(value, ensure_ascii=False)`` writes it."""
+    return _encode(value)
+
+
+def rfc2822(dt: datetime) -> str:
+    """``Thu, 17 May 2018 02:30:00 +0430``: feedgen's format, without its locale switching."""
+    offset = dt.utcoffset()
+    assert offset is not None, "aware datetimes only"
+    sign = "-" if offset < offset * 0 else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return (
+        f"{DAY_NAMES[dt.weekday()][:3]}, {dt.day:02d} {MONTH_NAMES[dt.month - 1][:3]} "
+        f"{dt.year:04d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} "
+        f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    )
+
+
+def edited(published: datetime, updated: datetime) -> bool:
+    """Was the update changed after it was published (not just shown in another zone)?"""
+    return updated.astimezone(UTC) != published.astimezone(UTC)

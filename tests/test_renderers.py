@@ -1,0 +1,159 @@
+"""The string renderers write exactly what the reference renderers write.
+
+feeds.render.reference (feedgen and lxml for RSS and Atom, json.dumps for JSON
+Feed) is the specification; the renderers the build uses are faster
+re-implementations. Hypothesis generates feeds with every optional part
+(edits, authors with and without email and uri, tags, other languages,
+tombstones, archive and hub links, stylesheets, TTLs, text that needs
+escaping) and the bytes must be equal.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.model import Feed, Person, Tombstone, Update
+from feeds.render import render_atom, render_json, render_rss
+from feeds.render.jsonfeed import dump
+from feeds.render.reference import reference_atom, reference_json, reference_rss
+
+# Any character XML 1.0 allows (no other control characters, no surrogates).
+CHARS = st.characters(
+    blacklist_categories=("Cs",),
+    blacklist_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"]
+    + ["\ufffe", "\uffff"],
+)
+TEXT = st.text(CHARS, max_size=40)
+WORDS = st.text(CHARS, min_size=1, max_size=20).filter(str.strip)
+SPICY = st.sampled_from(["R&D", "<b>x</b>", '"q"', "a > b", "é 東京", "\r\n", "]]>", "'s"])
+LINE = st.one_of(WORDS, SPICY)
+ZONES = st.sampled_from(["UTC", "Asia/Tehran", "Europe/Lisbon", "America/St_Johns"])
+LANGUAGES = st.sampled_from(["en", "fa", "pt-PT"])
+
+
+@st.composite
+def times(draw: st.DrawFn) -> datetime:
+    base = datetime(2018, 1, 1, tzinfo=UTC)
+    moment = base + timedelta(seconds=draw(st.integers(0, 10**8)))
+    return moment.astimezone(ZoneInfo(draw(ZONES)))
+
+
+PEOPLE = st.builds(
+    Person,
+    name=WORDS,
+    email=st.none() | st.just("desk@example.org"),
+    uri=st.none() | st.just("https://example.org/a?b=1&c=2"),
+)
+
+
+@st.composite
+def updates(draw: st.DrawFn, n: int) -> Update:
+    published = draw(times())
+    later = draw(st.sampled_from([timedelta(0), timedelta(minutes=7)]))
+    updated = (published + later).astimezone(ZoneInfo(draw(ZONES)))
+    title = draw(LINE.filter(str.strip))
+    return Update(
+        id=f"tag:example.org,2018:s/u{n}",
+        anchor=f"u{n}",
+        story_slug="s",
+        published=published,
+        updated=updated,
+        title=title,
+        title_is_derived=draw(st.booleans()),
+        text="",
+        html=draw(st.one_of(st.just(""), st.just("<p>a &amp; b</p>\n<p>c</p>"), TEXT)),
+        summary=draw(st.one_of(LINE, TEXT.filter(str.strip))),
+        url=f"https://example.org/s/#u{n}",
+        authors=tuple(draw(st.lists(PEOPLE, max_size=2))),
+        tags=tuple(draw(st.lists(LINE, max_size=2))),
+        language=draw(LANGUAGES),
+    )
+
+
+@st.composite
+def feeds(draw: st.DrawFn) -> Feed:
+    count = draw(st.integers(0, 4))
+    entries = sorted(
+        (draw(updates(n)) for n in range(count)), key=lambda u: u.sort_key, reverse=True
+    )
+    tombstones = tuple(
+        Tombstone(
+            f"tag:example.org,2018:s/gone{n}",
+            "s",
+            f"https://example.org/s/#gone{n}",
+            draw(times()),
+            draw(st.one_of(st.just(""), LINE)),
+        )
+        for n in range(draw(st.integers(0, 2)))
+    )
+    links = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    ("hub", "https://hub.example.org/"),
+                    ("prev-archive", "https://example.org/s/archive-1-{name}"),
+                    ("current", "https://example.org/s/{name}"),
+                    ("next-archive", "https://example.org/s/a&b-{name}"),
+                ]
+            ),
+            max_size=3,
+            unique=True,
+        )
+    )
+    return Feed(
+        id="tag:example.org,2018:s",
+        title=draw(LINE.filter(str.strip)),
+        subtitle=draw(st.one_of(st.just(""), LINE)),
+        page_url="https://example.org/s/",
+        folder_url="https://example.org/s/",
+        updated=draw(times()),
+        language=draw(LANGUAGES),
+        authors=tuple(draw(st.lists(PEOPLE, max_size=2))),
+        tags=tuple(draw(st.lists(LINE, max_size=2))),
+        entries=tuple(entries),
+        related=draw(st.none() | st.just("https://elsewhere.example.org/story?id=1&x=2")),
+        tombstones=tombstones,
+        links=tuple(links),
+        archive=draw(st.booleans()),
+        stylesheet=draw(st.none() | st.sampled_from(["../feed.xsl", "feed.xsl"])),
+        ttl=draw(st.none() | st.integers(1, 600)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(feeds())
+def test_rss_is_the_reference(feed: Feed) -> None:
+    assert render_rss(feed, feed.folder_url + "rss.xml") == reference_rss(
+        feed, feed.folder_url + "rss.xml"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(feeds())
+def test_atom_is_the_reference(feed: Feed) -> None:
+    url = feed.folder_url + "atom.xml"
+    assert render_atom(feed, url) == reference_atom(feed, url)
+
+
+@settings(max_examples=300, deadline=None)
+@given(feeds())
+def test_json_feed_is_the_reference(feed: Feed) -> None:
+    url = feed.folder_url + "feed.json"
+    assert render_json(feed, url) == reference_json(feed, url)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(JSON)
+def test_dump_is_json_dumps(value: object) -> None:
+    assert dump(value) == json.dumps(value, ensure_ascii=False, indent=2)
