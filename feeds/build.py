@@ -11,7 +11,7 @@ rendering it again could change a byte.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -19,6 +19,8 @@ from importlib.metadata import version
 from .model import Feed, Site, Snapshot, Story, Tombstone, Update
 from .render import ARCHIVE_RENDERERS, RENDERERS
 from .render.assets import FEED_XSL, STYLE_CSS
+from .render.atom import atom_document, atom_entry
+from .render.atom import with_language as atom_language
 from .render.html import (
     SitePage,
     StoryLink,
@@ -27,6 +29,10 @@ from .render.html import (
     render_site_page,
     render_story_page,
 )
+from .render.jsonfeed import json_document, json_item
+from .render.jsonfeed import with_language as json_language
+from .render.rss import rss_document, rss_item
+from .timeutil import rfc3339
 
 # A feed with nothing in it still needs a valid <updated>; the epoch is honest
 # ("nothing has happened") and, unlike the clock, deterministic.
@@ -70,6 +76,9 @@ class Folder:
         return names
 
     def render(self) -> dict[str, bytes]:
+        if self.site_page:
+            items = [SiteItem.of(u) for u in self.feed.entries]
+            return site_files(self.site_page, self.feed, items)
         url = self.feed.folder_url
         files = {
             self.prefix + name: render(self.feed, url + name) for name, render in RENDERERS.items()
@@ -81,12 +90,53 @@ class Folder:
                 )
         if self.story_page:
             files[self.prefix + "index.html"] = render_story_page(self.story_page)
-        if self.site_page:
-            files["index.html"] = render_site_page(self.site_page)
-            files["feeds.opml"] = render_opml(self.site_page)
-            files["style.css"] = STYLE_CSS.encode()
-            files["feed.xsl"] = FEED_XSL.encode()
         return files
+
+
+@dataclass(frozen=True)
+class SiteItem:
+    """An update as the site-wide feeds carry it: serialised once, re-used by later builds."""
+
+    key: tuple[str, str]  # (UTC time, id): newest first is descending order
+    story: str
+    language: str
+    rss: str
+    atom: str  # without xml:lang
+    json: str  # without language
+
+    @classmethod
+    def of(cls, update: Update) -> SiteItem:
+        return cls(
+            sort_key(update),
+            update.story_slug,
+            update.language,
+            rss_item(update),
+            atom_entry(update),
+            json_item(update),
+        )
+
+
+def sort_key(update: Update) -> tuple[str, str]:
+    """:attr:`Update.sort_key` as text that sorts the same way."""
+    return (rfc3339(update.published.astimezone(UTC)), update.id)
+
+
+def site_files(page: SitePage, feed: Feed, items: Sequence[SiteItem]) -> dict[str, bytes]:
+    """The site folder: its feeds around ready items, its index page and OPML."""
+    url, lang = feed.folder_url, feed.language
+    return {
+        "rss.xml": rss_document(feed, url + "rss.xml", [i.rss for i in items]),
+        "atom.xml": atom_document(
+            feed, url + "atom.xml", [atom_language(i.atom, i.language, lang) for i in items]
+        ),
+        "feed.json": json_document(
+            feed, url + "feed.json", [json_language(i.json, i.language, lang) for i in items]
+        ),
+        "index.html": render_site_page(page),
+        "feeds.opml": render_opml(page),
+        "style.css": STYLE_CSS.encode(),
+        "feed.xsl": FEED_XSL.encode(),
+    }
 
 
 def _site_links(site: Site) -> tuple[tuple[str, str], ...]:
@@ -147,15 +197,15 @@ def story_folder(site: Site, story: Story, tombstones: tuple[Tombstone, ...] = (
     return Folder(f"{story.slug}/", current, tuple(archives), story_page=page)
 
 
-def site_folder(
-    site: Site, stories: tuple[Story, ...], tombstones: tuple[Tombstone, ...] = ()
-) -> Folder:
-    updates: list[Update] = [u for story in stories for u in story.updates]
-    updates.sort(key=lambda u: u.sort_key, reverse=True)
-    updated = _newest([*(s.updated for s in stories), *(t.when for t in tombstones)]).astimezone(
-        UTC
-    )
-    feed = Feed(
+def site_feed(
+    site: Site,
+    links: Iterable[StoryLink],
+    tombstones: tuple[Tombstone, ...],
+    entries: tuple[Update, ...] = (),
+) -> Feed:
+    """The site-wide feed; the pipeline passes no entries and adds ready items."""
+    updated = _newest([*(s.updated for s in links), *(t.when for t in tombstones)]).astimezone(UTC)
+    return Feed(
         id=site.feed_id,
         title=site.title,
         subtitle=site.description,
@@ -165,14 +215,23 @@ def site_folder(
         language=site.language,
         authors=(site.author,),
         tags=(),
-        entries=tuple(updates[: site.items_per_feed]),
+        entries=entries,
         tombstones=tombstones,
         links=_site_links(site),
         stylesheet="feed.xsl",
         ttl=site.ttl,
     )
+
+
+def site_folder(
+    site: Site, stories: tuple[Story, ...], tombstones: tuple[Tombstone, ...] = ()
+) -> Folder:
+    updates: list[Update] = [u for story in stories for u in story.updates]
+    updates.sort(key=lambda u: u.sort_key, reverse=True)
     links = tuple(StoryLink.of(story) for story in stories)
-    return Folder("", feed, site_page=SitePage(site=site, stories=links, updated=updated))
+    feed = site_feed(site, links, tombstones, tuple(updates[: site.items_per_feed]))
+    page = SitePage(site=site, stories=links, updated=feed.updated)
+    return Folder("", feed, site_page=page)
 
 
 def plan(snapshot: Snapshot, tombstones: tuple[Tombstone, ...] = ()) -> dict[str, Folder]:

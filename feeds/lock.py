@@ -19,6 +19,10 @@ from .errors import FeedsError
 
 LOCK_FILE = "build.lock"
 STORE_LOCK_FILE = "store.lock"
+# Held (shared) by a build's worker processes: a build killed mid-way may
+# leave workers that finish their story before they notice; the next build
+# waits for them (exclusive) before it sweeps what they staged.
+WORKERS_LOCK_FILE = "workers.lock"
 
 
 class LockBusy(FeedsError):
@@ -62,3 +66,18 @@ def build_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
 
 def store_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
     return file_lock(state_dir / STORE_LOCK_FILE, wait, "change to the store")
+
+
+def hold_shared(path: Path) -> None:
+    """In a worker: hold ``path`` shared until this process ends."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)  # never closed: the kernel drops it at exit
+
+
+def wait_for_workers(state_dir: Path, wait: float = 30.0) -> None:
+    """Until no worker of an earlier build is left (they end within a second)."""
+    path = state_dir / WORKERS_LOCK_FILE
+    if not path.exists():
+        return
+    with file_lock(path, wait, "build's worker"):
+        pass

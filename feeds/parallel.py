@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -24,8 +25,13 @@ R = TypeVar("R")
 THRESHOLD = 64
 
 
-def ordered_map(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
-    """``map(function, items)``, in worker processes when it is worth it."""
+def ordered_map(
+    function: Callable[[T], R], items: list[T], hold: Path | None = None
+) -> Iterator[R]:
+    """``map(function, items)``, in worker processes when it is worth it.
+
+    Workers hold ``hold`` with a shared lock while they live (see feeds.lock).
+    """
     workers = os.cpu_count() or 1
     if len(items) < THRESHOLD or workers < 2:
         yield from map(function, items)
@@ -36,13 +42,20 @@ def ordered_map(function: Callable[[T], R], items: list[T]) -> Iterator[R]:
     # a fork server would outlive it. Spawned workers end with their build.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with,
+        initargs=(os.getpid(), hold),
     ) as pool:
         yield from pool.map(function, items, chunksize=chunk)
 
 
-def _exit_with(parent: int) -> None:
+def _exit_with(parent: int, hold: Path | None) -> None:
     """In a worker: end when the build that started it is gone (even SIGKILLed)."""
+    if hold is not None:
+        from .lock import hold_shared
+
+        hold_shared(hold)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -4,16 +4,27 @@ This is what ``feeds build`` (and cron) runs. The stages below it are pure or
 do one kind of I/O each; this module owns their order and the guarantees that
 come from it:
 
-* **Validated first.** The whole store is read and checked before anything is
-  written; bad input raises StoreError and leaves ``out/`` and the state alone.
+* **Validated first.** Every story that changed is read and checked before
+  anything is published: files are staged beside their final names and
+  renamed into place only once all are valid; bad input raises StoreError,
+  removes what was staged and leaves ``out/`` and the state alone.
 * **One at a time.** An exclusive lock in the state folder serialises builds.
-* **Incremental.** A feed folder whose digest matches the last build's, and
-  whose files are still there at the recorded size, is not rendered again.
+* **Incremental.** Only stories whose file changed (size, mtime, inode), whose
+  next event came (an embargo ends, a tombstone expires) or whose output files
+  are missing or changed size are read, reconciled and rendered, each with
+  its own part of the build state (see feeds.state); the site folder re-uses
+  the serialised items of the site-wide feeds and each story's link and
+  tombstones from ``site.json``. A folder whose digest matches the last
+  build's is not rendered again. Stories are processed in worker processes
+  when there are many (feeds.parallel), one story at a time each.
 * **Idempotent.** Files are written only when their bytes change; a build with
   nothing new writes nothing at all, not even the state.
 * **Crash-safe.** Files are replaced atomically; a marker file records that
   publishing began, and a build that finds it (the last one was killed)
   re-renders everything and sweeps temporary files, repairing ``out/``.
+  Output files are not fsynced one by one (the build state is): every build
+  checks each output file's size against ``index.json`` and renders again a
+  folder whose file a power cut truncated.
 * **Cheap when idle.** Before reading any story, the build compares the store's
   file stats, the clock and the output files with ``index.json``; if nothing
   moved it stops there, without importing the renderers (cron runs this every
@@ -22,23 +33,30 @@ come from it:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .lock import build_lock
-from .parallel import ordered_map
-from .publish import prepare_folders, publish, remove_files, sweep_temporary_files
-from .state import STATE_FILE, BuildState, Stat, load_index, load_state, save_state
+from .lock import WORKERS_LOCK_FILE, build_lock, wait_for_workers
+from .parallel import THRESHOLD, ordered_map
+from .state import Index, Stat, load_index
 from .timeutil import Clock, require_aware, system_clock
 
 if TYPE_CHECKING:
-    from .build import Folder
+    from .model import Site
+    from .render.html import StoryLink
+    from .state import SiteState
+    from .storybuild import StoryJob, StoryOutcome
 
 DIRTY_MARKER = "publishing"
+# Present while stories are staged: a build killed then leaves temporary
+# files but has changed nothing, so the next one only sweeps them away.
+STAGING_MARKER = "staging"
 
 
 def default_state_dir(data_dir: Path) -> Path:
@@ -83,17 +101,18 @@ def run_build(
 ) -> BuildResult:
     """Bring ``out_dir`` up to date with ``data_dir``; see the module docstring.
 
-    ``progress(done, total)`` is called after each feed folder is rendered.
+    ``progress(done, total)`` is called after each story is processed.
     """
     state_dir = state_dir or default_state_dir(data_dir)
     with build_lock(state_dir, wait):
         now = require_aware(clock(), "clock()")
         sources = source_stats(data_dir)  # before reading: a later change is seen next time
-        if not force:
-            idle = _nothing_to_do(sources, out_dir, state_dir, now)
-            if idle is not None:
-                return BuildResult(now=now, unchanged=idle)
-        return _build(data_dir, out_dir, state_dir, now, sources, force, progress)
+        index = load_index(state_dir)
+        broken = _broken_folders(index, out_dir)
+        if not force and _idle(index, broken, sources, state_dir, now):
+            assert index is not None
+            return BuildResult(now=now, unchanged=len(index.outputs))
+        return _build(data_dir, out_dir, state_dir, now, sources, index, broken, force, progress)
 
 
 def source_stats(data_dir: Path) -> dict[str, Stat]:
@@ -116,30 +135,44 @@ def source_stats(data_dir: Path) -> dict[str, Stat]:
     return stats
 
 
-def _nothing_to_do(
-    sources: dict[str, Stat], out_dir: Path, state_dir: Path, now: datetime
-) -> int | None:
-    """The number of output files if the last build's output is still exactly right."""
-    index = load_index(state_dir)
-    if index is None or not index.sources or index.sources != sources:
-        return None
-    if (state_dir / DIRTY_MARKER).exists():
-        return None
-    if index.next_event is not None and now >= index.next_event:
-        return None  # an embargo ends or a tombstone expires
-    try:
-        if (state_dir / STATE_FILE).stat().st_size != index.state_size:
-            return None
-    except OSError:
-        return None
+def _broken_folders(index: Index | None, out_dir: Path) -> set[str]:
+    """Folders ("" or "<slug>/") with a file missing or not at the size last written."""
+    broken: set[str] = set()
+    if index is None:
+        return broken
     prefix = str(out_dir) + os.sep
+    stat = os.stat
     for name, size in index.outputs.items():
         try:
-            if os.stat(prefix + name).st_size != size:
-                return None
+            if stat(prefix + name).st_size == size:
+                continue
         except OSError:
-            return None
-    return len(index.outputs)
+            pass
+        folder, _, _ = name.rpartition("/")
+        broken.add(folder + "/" if folder else "")
+    return broken
+
+
+def _idle(
+    index: Index | None, broken: set[str], sources: dict[str, Stat], state_dir: Path, now: datetime
+) -> bool:
+    """Is the last build's output still exactly right?"""
+    if index is None or not index.sources or index.sources != sources or broken:
+        return False
+    if (state_dir / DIRTY_MARKER).exists():
+        return False
+    return index.next_event is None or now < index.next_event  # an event is due
+
+
+def _site_key(data_dir: Path) -> str:
+    """site.toml and the renderers: when either changes, every folder is rendered again."""
+    from .build import RENDER_VERSION
+
+    try:
+        raw = (data_dir / "site.toml").read_bytes()
+    except OSError:
+        raw = b""
+    return hashlib.sha256(RENDER_VERSION.encode() + b"\0" + raw).hexdigest()
 
 
 def _build(
@@ -148,74 +181,187 @@ def _build(
     state_dir: Path,
     now: datetime,
     sources: dict[str, Stat],
+    previous: Index | None,
+    broken: set[str],
     force: bool,
     progress: Callable[[int, int], None] | None,
 ) -> BuildResult:
-    # Imported here: an idle build never needs them (see _nothing_to_do).
-    from .build import folder_key, plan
-    from .history import reconcile
+    # Imported here: an idle build never needs them.
+    from .errors import PublishError, StoreError
+    from .history import History, split_history
+    from .publish import commit, discard, remove_files, sweep_temporary_files
+    from .state import SiteState, load_legacy_history, load_site_state, story_slugs
     from .store import FileStore
-    from .websub import ping
+    from .storybuild import StoryJob, build_story
 
-    snapshot = FileStore(data_dir).load(cache_dir=state_dir / "cache")
-    previous, warning = load_state(state_dir)
-    result = BuildResult(now=now, warnings=[warning] if warning else [])
+    out_existed = out_dir.exists()
+    store = FileStore(data_dir)
+    site = store.load_site()
+    paths, problems = store.story_paths()
+    result = BuildResult(now=now)
+    index = previous or Index()
     marker = state_dir / DIRTY_MARKER
-    if marker.exists():
-        result.repaired = True
-        force = True
+    staging = state_dir / STAGING_MARKER
+    if marker.exists() or staging.exists():
+        # The last build was killed. Its workers may still be finishing a
+        # story: wait for them, then sweep what they staged. Killed while
+        # publishing, it may have replaced some files: render everything.
+        wait_for_workers(state_dir)
         sweep_temporary_files(out_dir)
-    reconciled = reconcile(snapshot, previous.history, now, snapshot.site.tombstone_days)
-    result.next_due = reconciled.next_due
-    folders = plan(reconciled.snapshot, reconciled.tombstones)
-    state = BuildState(history=reconciled.history, sources=sources)
-    expiries = [
-        t.when.astimezone(UTC) + timedelta(days=snapshot.site.tombstone_days)
-        for t in reconciled.tombstones
-    ]
-    events = [e for e in (reconciled.next_due, min(expiries, default=None)) if e]
-    state.next_event = min(events, default=None)
+        sweep_temporary_files(state_dir)
+        if marker.exists():
+            result.repaired = True
+            force = True
+    site_key = _site_key(data_dir)
+    legacy = load_legacy_history(state_dir)
+    legacy_parts = split_history(legacy) if legacy is not None else None
+    # Everything again: forced, a new site.toml or renderer, no usable state.
+    everything = force or previous is None or index.site_key != site_key or legacy is not None
+    site_state = SiteState() if everything else load_site_state(state_dir)
 
-    todo = []
-    for prefix, folder in folders.items():
-        key = folder_key(folder)
-        state.feeds[prefix] = key
-        names = folder.names
-        if not force and previous.feeds.get(prefix) == key and _intact(out_dir, names, previous):
-            for name in names:
-                state.outputs[name] = previous.outputs[name]
-        else:
-            todo.append((prefix, folder))
-    if todo:
-        # Every folder first, so that one that cannot be made fails the build
-        # before any file changed; then each folder is written as soon as it is
-        # rendered, so a big build never holds all its output in memory.
-        prepare_folders(out_dir, [prefix for prefix, _ in todo])
-        marker.touch()
-    rendered = ordered_map(_render, [folder for _, folder in todo])
-    for done, ((prefix, _), files) in enumerate(zip(todo, rendered, strict=True), 1):
-        result.rendered.append(prefix)
-        result.written += publish(files, out_dir).written
-        for name, data in files.items():
-            state.outputs[name] = len(data)
+    present = {path.stem: path for path in paths}
+    known = {prefix[:-1] for prefix in index.feeds if prefix} | set(index.due)
+    if everything:
+        known |= set(story_slugs(state_dir)) | set(legacy_parts or ())
+    changed = sorted(
+        slug
+        for slug, path in present.items()
+        if everything
+        or index.sources.get(path.name) != sources.get(path.name)
+        or f"{slug}/" in broken
+        or f"{slug}/" not in index.feeds
+        or (slug in index.due and now >= index.due[slug])
+    )
+    gone = sorted(known - set(present))
+    by_folder: dict[str, dict[str, int]] = {}
+    for name, size in index.outputs.items():
+        folder, _, _ = name.rpartition("/")
+        by_folder.setdefault(folder + "/" if folder else "", {})[name] = size
+
+    def job(slug: str) -> StoryJob:
+        return StoryJob(
+            slug=slug,
+            path=present.get(slug),
+            site=site,
+            now=now,
+            out_dir=out_dir,
+            state_dir=state_dir,
+            force=force,
+            previous_key=index.feeds.get(f"{slug}/"),
+            previous_outputs=by_folder.get(f"{slug}/", {}),
+            legacy=None if legacy_parts is None else legacy_parts.get(slug, History.empty()),
+        )
+
+    # Stories processed here (not in workers) are kept for the site's items.
+    keep = len(changed) + len(gone) < THRESHOLD
+    jobs = [replace(job(slug), keep=keep) for slug in changed + gone]
+    outcomes: list[StoryOutcome] = []
+    errors: list[str] = []
+    if jobs:
+        staging.touch()
+    workers = state_dir / WORKERS_LOCK_FILE
+    for done, outcome in enumerate(ordered_map(build_story, jobs, hold=workers), 1):
+        outcomes.append(outcome)
+        problems += outcome.problems
+        if outcome.error:
+            errors.append(outcome.error)
+        if outcome.warning:
+            result.warnings.append(outcome.warning)
         if progress:
-            progress(done, len(todo))
-    stale = sorted(set(previous.outputs) - set(state.outputs))
+            progress(done, len(jobs))
+    if problems or errors:
+        discard(Path(tmp) for o in outcomes for tmp, _ in o.staged)
+        discard(Path(o.state[0]) for o in outcomes if o.state)
+        _prune({Path(tmp).parent for o in outcomes for tmp, _ in o.staged}, out_dir, out_existed)
+        staging.unlink(missing_ok=True)
+        if problems:
+            raise StoreError(problems)
+        raise PublishError(f"{errors[0]}; check space and permissions; nothing was published")
+
+    # The site folder, from what the stories said of themselves.
+    for o in outcomes:
+        if o.link:
+            site_state.links[o.slug] = o.link
+        else:
+            site_state.links.pop(o.slug, None)
+        if o.tombstones:
+            site_state.tombstones[o.slug] = o.tombstones
+        else:
+            site_state.tombstones.pop(o.slug, None)
+    jobs_by_slug = {j.slug: j for j in jobs}
+    site_state.items = _site_items(
+        site.items_per_feed, site_state, outcomes, present, jobs_by_slug, job, state_dir
+    )
+    site_digest = hashlib.sha256(site_key.encode() + site_state.encode()).hexdigest()
+    site_files: dict[str, bytes] = {}
+    if force or "" in broken or index.feeds.get("") != site_digest:
+        site_files = _render_site(site, site_state)
+
+    # Publish: staged story files into place, then the site's, then the state.
+    new = Index(sources=sources, site_key=site_key, feeds=dict(index.feeds), due=dict(index.due))
+    for folder, names in by_folder.items():
+        if folder == "" or folder[:-1] not in jobs_by_slug:
+            new.outputs.update(names)
+    staged = [pair for o in outcomes for pair in o.staged]
+    if staged or site_files or outcomes:
+        marker.touch()
+    for tmp, name in staged:
+        commit(Path(tmp), out_dir / name, durable=False)
+        result.written.append(name)
+    for o in outcomes:
+        prefix = f"{o.slug}/"
+        new.outputs.update(o.outputs)
+        if o.key:
+            new.feeds[prefix] = o.key
+        else:
+            new.feeds.pop(prefix, None)
+        if o.due:
+            new.due[o.slug] = o.due
+        else:
+            new.due.pop(o.slug, None)
+        if o.rendered:
+            result.rendered.append(prefix)
+    if site_files:
+        from .publish import write_if_changed
+
+        result.rendered.append("")
+        for name, data in site_files.items():
+            if write_if_changed(out_dir / name, data, durable=False):
+                result.written.append(name)
+    for name in site_files or [n for n in index.outputs if "/" not in n]:
+        new.outputs[name] = len(site_files[name]) if site_files else index.outputs[name]
+    new.feeds[""] = site_digest
+    stale = sorted(set(index.outputs) - set(new.outputs))
     if stale:
         marker.touch()
         result.removed = remove_files(out_dir, stale)
-    result.unchanged = len(state.outputs) - len(result.written)
-    save_state(state_dir, state, previous)
+    for o in outcomes:
+        if o.state:
+            commit(Path(o.state[0]), Path(o.state[1]))
+        elif o.drop_state:
+            (state_dir / "stories" / f"{o.slug}.json").unlink(missing_ok=True)
+    from .state import save_index, save_site_state
+
+    save_site_state(state_dir, site_state)
+    new.next_event = min(new.due.values(), default=None)
+    save_index(state_dir, new)
+    if legacy is not None:
+        (state_dir / "state.json").unlink(missing_ok=True)
     if marker.exists():
         os.unlink(marker)
+    staging.unlink(missing_ok=True)
+    result.next_due = new.next_event
+    result.unchanged = len(new.outputs) - len(result.written)
 
-    hub = snapshot.site.websub_hub
+    hub = site.websub_hub
     changed_feeds = [
-        snapshot.site.url(name)
+        site.url(name)
         for name in result.written
         if name.rpartition("/")[2] in ("rss.xml", "atom.xml", "feed.json")
     ]
     if hub and changed_feeds:
+        from .websub import ping
+
         # After every file is written: a hub that is down costs a warning, not files.
         result.warnings += ping(hub, changed_feeds)
 
@@ -224,17 +370,112 @@ def _build(
     return result
 
 
-def _render(folder: Folder) -> dict[str, bytes]:
-    return folder.render()
+def _prune(folders: set[Path], out_dir: Path, keep_out: bool) -> None:
+    """Remove the folders a failed build created and left empty."""
+    for folder in sorted(folders, reverse=True):
+        while folder != out_dir and folder.is_relative_to(out_dir):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+    if not keep_out:
+        with contextlib.suppress(OSError):
+            out_dir.rmdir()
 
 
-def _intact(out_dir: Path, names: list[str], previous: BuildState) -> bool:
-    """Are the files the last build wrote still there, at the size it wrote?"""
-    for name in names:
-        size = previous.outputs.get(name)
-        try:
-            if size is None or (out_dir / name).stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    return True
+def _site_items(
+    n: int,
+    site_state: SiteState,
+    outcomes: list[StoryOutcome],
+    present: dict[str, Path],
+    jobs: dict[str, StoryJob],
+    job: Callable[[str], StoryJob],
+    state_dir: Path,
+) -> list[dict[str, Any]]:
+    """The site-wide feeds' items: the newest ``n`` updates of all stories.
+
+    The last build's items are kept for the stories that did not change; the
+    changed stories' newest updates compete with them. That is exact unless
+    updates left the top (deleted, retracted, held back again) and older
+    ones of other stories must move up: then every story's newest keys are
+    read from its state.
+    """
+    from .build import SiteItem, sort_key
+    from .state import load_story_state
+    from .storybuild import visible_story
+
+    processed = {o.slug for o in outcomes}
+    previous = site_state.items
+    kept = {tuple(i["key"]): i for i in previous if i["story"] not in processed}
+    candidates = [(key, str(i["story"])) for key, i in kept.items()]
+    candidates += [(tuple(k), o.slug) for o in outcomes for k in o.keys]
+    top = sorted(candidates, reverse=True)[:n]
+    exact = site_state.complete and (
+        len(previous) < n or (len(top) == n and top[-1][0] >= tuple(previous[-1]["key"]))
+    )
+    if not exact and len(processed) < len(present):
+        # Or no usable site.json: ask every story that was not processed.
+        candidates = [(tuple(k), o.slug) for o in outcomes for k in o.keys]
+        for slug in sorted(set(present) - processed):
+            state, _ = load_story_state(state_dir, slug)
+            if state is not None:
+                candidates += [(tuple(k), slug) for k in state.keys]
+        top = sorted(candidates, reverse=True)[:n]
+    items: list[dict[str, Any]] = []
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted = {key for key, _ in top if key not in kept}
+    kept_stories = {o.slug: o.story for o in outcomes if o.story is not None}
+    for slug in sorted({slug for key, slug in top if key in wanted}):
+        story = kept_stories.get(slug) or visible_story(jobs.get(slug) or job(slug)).story
+        for update in story.updates if story else ():
+            if sort_key(update) not in wanted:
+                continue
+            item = SiteItem.of(update)
+            fresh[item.key] = {
+                "key": list(item.key),
+                "story": item.story,
+                "language": item.language,
+                "rss": item.rss,
+                "atom": item.atom,
+                "json": item.json,
+            }
+    for key, _ in top:
+        entry = kept.get(key) or fresh.get(key)
+        if entry is not None:
+            items.append(entry)
+    return items
+
+
+def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
+    from .build import SiteItem, site_feed, site_files
+    from .history import newest_first
+    from .render.html import SitePage
+    from .state import tombstones_of
+
+    links = tuple(_story_link(state.links[slug]) for slug in sorted(state.links))
+    tombstones = newest_first(
+        t for slug in sorted(state.tombstones) for t in tombstones_of(state.tombstones[slug])
+    )
+    feed = site_feed(site, links, tombstones)
+    page = SitePage(site=site, stories=links, updated=feed.updated)
+    items = [
+        SiteItem(tuple(i["key"]), i["story"], i["language"], i["rss"], i["atom"], i["json"])
+        for i in state.items
+    ]
+    return site_files(page, feed, items)
+
+
+def _story_link(raw: dict[str, Any]) -> StoryLink:
+    from .render.html import StoryLink
+    from .state import _time
+
+    return StoryLink(
+        raw["slug"],
+        raw["title"],
+        raw["status"],
+        raw["url"],
+        raw["timezone"],
+        _time(raw["newest"]) if raw["newest"] else None,
+        _time(raw["updated"]) if raw["updated"] else None,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -32,11 +33,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
+def write_if_changed(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> bool:
     """Atomically make ``path`` hold ``data``; False if it already did."""
+    tmp = stage(path, data, mode, durable)
+    if tmp is None:
+        return False
+    commit(tmp, path, durable)
+    return True
+
+
+def stage(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> Path | None:
+    r"""Write ``data`` to a temporary file beside ``path``, to be :func:`commit`\ ed.
+
+    None if ``path`` already holds exactly ``data``. With ``durable``, the
+    bytes are on disk before the call returns (fsync); files that a build
+    can always make again skip it (see feeds.pipeline).
+    """
     try:
         if path.read_bytes() == data:
-            return False
+            return None
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,16 +59,28 @@ def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)  # mkstemp makes 0600; output files are meant to be served
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
-    return True
+    return Path(tmp)
+
+
+def commit(tmp: Path, path: Path, durable: bool = True) -> None:
+    """Replace ``path`` by a staged file, atomically."""
+    os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def discard(staged: Iterable[Path]) -> None:
+    for tmp in staged:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def safe_relative(name: str) -> PurePosixPath:

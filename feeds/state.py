@@ -1,65 +1,75 @@
 """The build state: what previous builds published, kept between builds.
 
 It lives in the state folder (default ``.feeds/`` beside ``data/``), not in
-``out/``, so ``rm -rf out/`` loses nothing. ``state.json`` holds:
+``out/``, so ``rm -rf out/`` loses nothing. It is kept story by story, so a
+build that changes one story reads and writes only that story's part:
 
-``published``  update id -> {story, url, hash, updated}: every update now in a
-               feed, its content digest and the time its current content was
-               first built (its Atom ``updated``);
-``tombstones`` update id -> {story, url, when, note}: retracted or deleted
-               updates, announced as RFC 6721 tombstones until they expire;
-``feeds``      feed folder ("" for the site, "<slug>/") -> digest of what was
-               last rendered there, so unchanged feeds are not rendered again;
-``outputs``    file -> size, every file a build wrote, so files of removed
-               stories can be deleted (and nothing else in out/ ever is).
+``stories/<slug>.json``
+    the story's history -- every update now in a feed with its content digest
+    and the time its current content was first built (its Atom ``updated``),
+    and its tombstones (retracted or deleted updates, announced as RFC 6721
+    tombstones until they expire) -- plus what the site's index and feeds
+    need of it: its link on the index and the sort keys of its newest updates.
+``site.json``
+    the site folder's inputs that would otherwise need every story: each
+    story's link, each story's tombstones, and the site-wide feeds' current
+    items, serialised, so a one-story change re-uses the other items' bytes.
+``index.json``
+    what a build needs to see that there is nothing to do without reading any
+    story: the size, mtime and inode of every store file when it was last
+    built (``sources``), when something next becomes due (``next_event``, and
+    per story in ``due``), a digest of site.toml and the renderers
+    (``site_key``), the digest of what was last rendered in each feed folder
+    (``feeds``), and every file a build wrote with its size (``outputs``), so
+    that files of removed stories can be deleted, and nothing else ever is.
 
-``feeds`` and ``outputs`` live in a second, small file, ``index.json``, with
-what a build needs to see that there is nothing to do without reading any
-story: the size, mtime and inode of every file of the store when it was last
-built (``sources``), the next time something becomes due (``next_event``: an
-embargo ending, a tombstone expiring) and the size of ``state.json``.
-
-Both files are rewritten atomically, and only when they change. A missing or
-unreadable state is not an error: the build starts afresh (see feeds.history).
+Files are replaced atomically, and only when their bytes change. A missing or
+unreadable state is not an error: the build starts afresh (see feeds.history);
+an unreadable story file costs that story's edit times and tombstones only.
+The ``state.json`` of earlier versions (one file for every story) is read once
+and split.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .history import History, UpdateRecord
 from .model import Tombstone
 from .publish import write_if_changed
 from .timeutil import rfc3339
 
-STATE_FILE = "state.json"
 INDEX_FILE = "index.json"
-FORMAT = 2
+SITE_FILE = "site.json"
+STORIES = "stories"
+LEGACY_STATE_FILE = "state.json"  # format 2: the whole history in one file
+FORMAT = 3
 
 Stat = tuple[int, int, int]  # mtime_ns, size, inode
 
 
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"naive time {text!r} in state")
+    return value
+
+
 @dataclass
-class BuildState:
-    history: History = field(default_factory=History.empty)
-    feeds: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, int] = field(default_factory=dict)
+class Index:
+    """index.json."""
+
     sources: dict[str, Stat] = field(default_factory=dict)
     next_event: datetime | None = None
-    state_size: int = 0  # of state.json as last written
-
-
-@dataclass(frozen=True)
-class Index:
-    """What the quick "nothing to do?" check reads (index.json)."""
-
-    sources: dict[str, Stat]
-    next_event: datetime | None
-    outputs: dict[str, int]
-    state_size: int
+    due: dict[str, datetime] = field(default_factory=dict)  # slug -> its next event
+    site_key: str = ""
+    feeds: dict[str, str] = field(default_factory=dict)  # folder -> digest
+    outputs: dict[str, int] = field(default_factory=dict)  # file -> size
 
 
 def load_index(state_dir: Path) -> Index | None:
@@ -70,54 +80,37 @@ def load_index(state_dir: Path) -> Index | None:
         return Index(
             sources={k: (int(v[0]), int(v[1]), int(v[2])) for k, v in raw["sources"].items()},
             next_event=_time(raw["next_event"]) if raw["next_event"] else None,
+            due={str(k): _time(v) for k, v in raw["due"].items()},
+            site_key=str(raw["site_key"]),
+            feeds={str(k): str(v) for k, v in raw["feeds"].items()},
             outputs={str(k): int(v) for k, v in raw["outputs"].items()},
-            state_size=int(raw["state_size"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
 
 
-def _time(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"naive time {text!r} in state")
-    return value
-
-
-def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
-    """The saved state, and a warning if it existed but could not be read."""
-    path = state_dir / STATE_FILE
-    try:
-        raw = json.loads(path.read_bytes())
-        if raw.get("format") != FORMAT:
-            raise ValueError(f"unknown format {raw.get('format')!r}")
-        history = History(
-            published={
-                k: UpdateRecord(v["story"], v["url"], v["hash"], _time(v["updated"]))
-                for k, v in raw["published"].items()
-            },
-            tombstones={
-                k: Tombstone(k, v["story"], v["url"], _time(v["when"]), v.get("note", ""))
-                for k, v in raw["tombstones"].items()
-            },
-        )
-        index = json.loads((state_dir / INDEX_FILE).read_bytes())
-        feeds = {str(k): str(v) for k, v in index["feeds"].items()}
-        outputs = {str(k): int(v) for k, v in index["outputs"].items()}
-    except FileNotFoundError:
-        return BuildState(), None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return BuildState(), (
-            f"{path}: unreadable build state ({exc}); starting afresh: edit times and "
-            "tombstones recorded there are lost, ids and published times are not"
-        )
-    return BuildState(history, feeds, outputs, state_size=path.stat().st_size), None
-
-
-def encode_state(state: BuildState) -> bytes:
-    history = state.history
+def encode_index(index: Index) -> bytes:
     raw = {
         "format": FORMAT,
+        "sources": {k: list(v) for k, v in index.sources.items()},
+        "next_event": rfc3339(index.next_event) if index.next_event else None,
+        "due": {k: rfc3339(v) for k, v in sorted(index.due.items())},
+        "site_key": index.site_key,
+        "feeds": index.feeds,
+        "outputs": index.outputs,
+    }
+    return (json.dumps(raw, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+# --- one story's part -------------------------------------------------------
+
+
+def story_state_path(state_dir: Path, slug: str) -> Path:
+    return state_dir / STORIES / f"{slug}.json"
+
+
+def encode_history(history: History) -> dict[str, Any]:
+    return {
         "published": {
             k: {
                 "story": r.story_slug,
@@ -125,30 +118,172 @@ def encode_state(state: BuildState) -> bytes:
                 "hash": r.content_hash,
                 "updated": rfc3339(r.updated),
             }
-            for k, r in history.published.items()
+            for k, r in sorted(history.published.items())
         },
         "tombstones": {
             k: {"story": t.story_slug, "url": t.url, "when": rfc3339(t.when), "note": t.note}
-            for k, t in history.tombstones.items()
+            for k, t in sorted(history.tombstones.items())
         },
     }
-    return (json.dumps(raw, sort_keys=True, indent=0, ensure_ascii=False) + "\n").encode()
 
 
-def save_state(state_dir: Path, state: BuildState, previous: BuildState | None = None) -> bool:
-    if previous is not None and previous.history == state.history and previous.state_size:
-        # Unchanged (most builds): not worth encoding every record to find out.
-        size, changed = previous.state_size, False
-    else:
-        encoded = encode_state(state)
-        size, changed = len(encoded), write_if_changed(state_dir / STATE_FILE, encoded)
-    index = {
-        "format": FORMAT,
-        "sources": {k: list(v) for k, v in state.sources.items()},
-        "next_event": rfc3339(state.next_event) if state.next_event else None,
-        "feeds": state.feeds,
-        "outputs": state.outputs,
-        "state_size": size,
+def decode_history(raw: dict[str, Any]) -> History:
+    return History(
+        published={
+            k: UpdateRecord(v["story"], v["url"], v["hash"], _time(v["updated"]))
+            for k, v in raw["published"].items()
+        },
+        tombstones={
+            k: Tombstone(k, v["story"], v["url"], _time(v["when"]), v.get("note", ""))
+            for k, v in raw["tombstones"].items()
+        },
+    )
+
+
+@dataclass(frozen=True)
+class StoryState:
+    """stories/<slug>.json: a story's history and what the site folder needs of it."""
+
+    history: History
+    link: dict[str, Any] | None  # StoryLink fields (see feeds.render.html); None once removed
+    keys: list[tuple[str, str]]  # (UTC time, id) of its newest updates, newest first
+
+    def encode(self) -> bytes:
+        raw = {
+            "format": FORMAT,
+            **encode_history(self.history),
+            "link": self.link,
+            "keys": self.keys,
+        }
+        return (json.dumps(raw, sort_keys=True, ensure_ascii=False, indent=0) + "\n").encode()
+
+
+def load_story_state(state_dir: Path, slug: str) -> tuple[StoryState | None, str | None]:
+    """A story's saved state (None if there is none), and a warning if it was unreadable."""
+    path = story_state_path(state_dir, slug)
+    try:
+        raw = json.loads(path.read_bytes())
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"unknown format {raw.get('format')!r}")
+        state = StoryState(
+            decode_history(raw),
+            raw["link"],
+            [(str(t), str(i)) for t, i in raw["keys"]],
+        )
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, (
+            f"{path}: unreadable build state ({exc}); starting this story afresh: edit times "
+            "and tombstones recorded there are lost, ids and published times are not"
+        )
+    return state, None
+
+
+def story_slugs(state_dir: Path) -> list[str]:
+    """Every story with a saved state."""
+    try:
+        return sorted(p.stem for p in (state_dir / STORIES).glob("*.json"))
+    except OSError:
+        return []
+
+
+# --- the site folder's inputs -------------------------------------------------
+
+
+@dataclass
+class SiteState:
+    """site.json."""
+
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> StoryLink fields
+    tombstones: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # slug -> tombs
+    # The site-wide feeds' items, newest first: key [UTC time, id], story,
+    # language, and the serialised rss, atom and json item.
+    items: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = False  # items is the true top of every story (else: recompute)
+
+    def encode(self) -> bytes:
+        raw = {
+            "format": FORMAT,
+            "links": self.links,
+            "tombstones": self.tombstones,
+            "items": self.items,
+        }
+        return (
+            json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+        ).encode()
+
+
+def load_site_state(state_dir: Path) -> SiteState:
+    try:
+        raw = json.loads((state_dir / SITE_FILE).read_bytes())
+        if raw.get("format") != FORMAT:
+            return SiteState()
+        return SiteState(dict(raw["links"]), dict(raw["tombstones"]), list(raw["items"]), True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return SiteState()
+
+
+def tombstones_of(raw: Iterable[dict[str, str]]) -> list[Tombstone]:
+    return [Tombstone(t["id"], t["story"], t["url"], _time(t["when"]), t["note"]) for t in raw]
+
+
+def tombstone_fields(t: Tombstone) -> dict[str, str]:
+    return {
+        "id": t.id,
+        "story": t.story_slug,
+        "url": t.url,
+        "when": rfc3339(t.when),
+        "note": t.note,
     }
-    data = (json.dumps(index, sort_keys=True, separators=(",", ":")) + "\n").encode()
-    return write_if_changed(state_dir / INDEX_FILE, data) or changed
+
+
+# --- earlier versions, and readers of the whole history ----------------------------
+
+
+def load_legacy_history(state_dir: Path) -> History | None:
+    """The history in a format-2 ``state.json``, if there is one to migrate."""
+    try:
+        raw = json.loads((state_dir / LEGACY_STATE_FILE).read_bytes())
+        if raw.get("format") != 2:
+            return None
+        return decode_history(raw)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@dataclass
+class BuildState:
+    """The whole history and the files of the last build (for list, show, export)."""
+
+    history: History = field(default_factory=History.empty)
+    outputs: dict[str, int] = field(default_factory=dict)
+
+
+def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
+    """Every story's history merged, and a warning if some part was unreadable."""
+    published: dict[str, UpdateRecord] = {}
+    tombstones: dict[str, Tombstone] = {}
+    warnings = []
+    legacy = load_legacy_history(state_dir)
+    if legacy is not None:
+        published.update(legacy.published)
+        tombstones.update(legacy.tombstones)
+    for slug in story_slugs(state_dir):
+        state, warning = load_story_state(state_dir, slug)
+        if warning:
+            warnings.append(warning)
+        if state is not None:
+            published.update(state.history.published)
+            tombstones.update(state.history.tombstones)
+    index = load_index(state_dir)
+    outputs = index.outputs if index else {}
+    return BuildState(History(published, tombstones), outputs), "; ".join(warnings) or None
+
+
+def save_site_state(state_dir: Path, site: SiteState) -> bool:
+    return write_if_changed(state_dir / SITE_FILE, site.encode())
+
+
+def save_index(state_dir: Path, index: Index) -> bool:
+    return write_if_changed(state_dir / INDEX_FILE, encode_index(index))

@@ -94,11 +94,13 @@ def test_a_damaged_output_file_is_repaired(three: Path, tmp_path: Path) -> None:
 
 def test_unreadable_state_is_a_warning_not_a_failure(three: Path, tmp_path: Path) -> None:
     build(three, tmp_path)
-    (tmp_path / "state" / "state.json").write_text("{not json")
+    saved = tmp_path / "state" / "stories" / "b.json"
+    saved.write_text("{not json")
+    os.utime(three / "b.md", ns=(1, 1))  # read again, with its state
     result = build(three, tmp_path)
-    assert result.warnings and "starting afresh" in result.warnings[0]
+    assert result.warnings and "starting this story afresh" in result.warnings[0]
     assert result.written == []  # same store, same bytes
-    json.loads((tmp_path / "state" / "state.json").read_text())  # rewritten whole
+    json.loads(saved.read_text())  # rewritten whole
 
 
 def test_interrupted_build_is_repaired(three: Path, tmp_path: Path) -> None:
@@ -265,22 +267,22 @@ def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -
 def test_unchanged_stories_are_not_parsed_again(
     three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feeds.store import files
+    from feeds import storybuild
 
     parsed: list[str] = []
-    real = files.parse_story
+    real = storybuild.parse_story
 
     def counting(path, raw, site, problems):  # type: ignore[no-untyped-def]
         parsed.append(path.stem)
         return real(path, raw, site, problems)
 
-    monkeypatch.setattr(files, "parse_story", counting)
+    monkeypatch.setattr(storybuild, "parse_story", counting)
     build(three, tmp_path)
     assert sorted(parsed) == ["a", "b", "c"]
     parsed.clear()
     (three / "b.md").write_text(story(body=body(3)))
     result = build(three, tmp_path)
-    assert parsed == ["b"]  # a and c come from the parse cache
+    assert parsed == ["b"]  # a and c are not read at all
     assert result.stories_changed == ["b"]
     parsed.clear()
     (three / "site.toml").write_text((three / "site.toml").read_text() + "ttl = 5\n")
@@ -288,7 +290,9 @@ def test_unchanged_stories_are_not_parsed_again(
     assert sorted(parsed) == ["a", "b", "c"]  # every story depends on site.toml
     (three / "c.md").unlink()
     build(three, tmp_path)
-    assert sorted(p.stem for p in (tmp_path / "state" / "cache").glob("*.pickle")) == ["a", "b"]
+    # c's state stays while its updates are announced as deleted.
+    gone = json.loads((tmp_path / "state" / "stories" / "c.json").read_text())
+    assert gone["link"] is None and gone["published"] == {} and gone["tombstones"]
 
 
 def test_a_withdrawn_updates_permalink_still_lands_somewhere(

@@ -276,8 +276,8 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     encoded = source.encode()
     # The tree's positions are byte offsets; lines are counted from them.
     starts = [0]
-    for line in body:
-        starts.append(starts[-1] + len(line.encode()) + 1)
+    for text in body:
+        starts.append(starts[-1] + len(text.encode()) + 1)
     found: list[Heading] = []
     heading_lines: set[int] = set()
     blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
