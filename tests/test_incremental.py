@@ -1,0 +1,115 @@
+"""An incremental build writes exactly what a build of everything writes.
+
+Each step changes the store the way people do (a new update, one deleted
+from the top of the site-wide feed, an edit, a retraction, a story removed,
+an update held back until later, a state from an earlier version), builds
+incrementally, then builds everything again (``force``) from a copy of the
+same state into another folder: the two ``out/`` trees must be equal, byte
+for byte. The site's items per feed is small, so the site-wide feeds are
+contested by every story and deletions make older updates move up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from feeds.pipeline import run_build
+from feeds.state import encode_history, load_state
+
+from .conftest import SITE_TOML, StoreFactory, story
+
+NOW = datetime(2024, 6, 3, tzinfo=UTC)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def heading(day: int, hour: int, anchor: str) -> str:
+    return f"## 2024-06-0{day} {hour:02d}:00 {{#{anchor}}}\n\n{anchor} text."
+
+
+def check(root: Path, tmp_path: Path, now: datetime) -> list[str]:
+    result = run_build(root, tmp_path / "out", tmp_path / "state", clock=lambda: now)
+    again = tmp_path / "again"
+    shutil.rmtree(again, ignore_errors=True)
+    shutil.copytree(tmp_path / "state", again / "state")
+    run_build(root, again / "out", again / "state", clock=lambda: now, force=True)
+    assert files(tmp_path / "out") == files(again / "out")
+    return result.rendered
+
+
+def test_incremental_builds_equal_full_builds(make_store: StoreFactory, tmp_path: Path) -> None:
+    site = SITE_TOML + "items_per_feed = 3\n"
+    root = make_store(
+        site=site,
+        a=story(body="\n\n".join(heading(1, h, f"a{h}") for h in (9, 7, 5))),
+        b=story(body="\n\n".join(heading(1, h, f"b{h}") for h in (8, 6, 4))),
+        c=story(body="\n\n".join(heading(1, h, f"c{h}") for h in (3, 2, 1))),
+    )
+    now = NOW
+    assert sorted(check(root, tmp_path, now)) == ["", "a/", "b/", "c/"]
+    site_feed = tmp_path / "out" / "atom.xml"
+    assert [f"a{h}" in site_feed.read_text() for h in (9, 7)] == [True, True]
+
+    def edit(slug: str, old: str, new: str) -> None:
+        path = root / f"{slug}.md"
+        path.write_text(path.read_text().replace(old, new))
+
+    now += timedelta(minutes=1)
+    edit("c", "## 2024-06-01 03:00", heading(2, 10, "c10") + "\n\n## 2024-06-01 03:00")
+    assert sorted(check(root, tmp_path, now)) == ["", "c/"]  # a new top item
+    assert "c10" in site_feed.read_text()
+
+    now += timedelta(minutes=1)
+    edit("c", heading(2, 10, "c10") + "\n\n", "")  # deleted from the top: b8 moves up
+    assert sorted(check(root, tmp_path, now)) == ["", "c/"]
+    assert "b8" in site_feed.read_text() and "deleted-entry" in site_feed.read_text()
+
+    now += timedelta(minutes=1)
+    edit("a", "a9 text.", "a9 text, corrected.")  # an edit of a site item
+    check(root, tmp_path, now)
+    assert "a9 text, corrected." in site_feed.read_text()
+
+    now += timedelta(minutes=1)
+    edit("b", "{#b8}", '{#b8 retracted="2024-06-03 00:03"}')
+    check(root, tmp_path, now)
+
+    now += timedelta(minutes=1)
+    edit("c", "## 2024-06-01 03:00", heading(4, 12, "c12") + "\n\n## 2024-06-01 03:00")
+    assert check(root, tmp_path, now) == []  # held back: nothing shows yet
+    assert "c12" not in site_feed.read_text()
+    assert sorted(check(root, tmp_path, datetime(2024, 6, 4, 12, 1, tzinfo=UTC))) == ["", "c/"]
+    assert "c12" in site_feed.read_text()
+
+    (root / "a.md").unlink()
+    assert check(root, tmp_path, datetime(2024, 6, 4, 13, tzinfo=UTC)) == [""]
+    assert not (tmp_path / "out" / "a").exists()
+
+    (root / "site.toml").write_text(site.replace("Test desk", "Desk", 1))
+    assert len(check(root, tmp_path, datetime(2024, 6, 4, 14, tzinfo=UTC))) == 3
+
+
+def test_a_state_of_the_earlier_format_is_migrated(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
+    state = tmp_path / "state"
+    run_build(root, tmp_path / "out", state, clock=lambda: NOW)
+    (root / "a.md").write_text((root / "a.md").read_text().replace("a9 text.", "Edited."))
+    run_build(root, tmp_path / "out", state, clock=lambda: NOW + timedelta(hours=1))
+    history = load_state(state)[0].history
+    # What an earlier version kept: one state.json, no per-story files.
+    legacy = {"format": 2, **encode_history(history)}
+    shutil.rmtree(state)
+    state.mkdir()
+    (state / "state.json").write_text(json.dumps(legacy))
+    result = run_build(root, tmp_path / "out", state, clock=lambda: NOW + timedelta(hours=2))
+    assert result.written == []  # the edit time survived: same bytes
+    assert not (state / "state.json").exists()
+    assert load_state(state)[0].history == history
