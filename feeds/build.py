@@ -251,7 +251,7 @@ def folder_key(folder: Folder) -> str:
     """A digest of everything the folder is rendered from; equal digests, equal bytes.
 
     A story folder whose story came from a known source (``Story.source_key``:
-    its file and site.toml, see store.files) is digested from that key and
+    the digest of its file and site.toml, see feeds.storybuild) is digested from that key and
     what the build decided about it (which updates are out, their ``updated``,
     its tombstones) instead of from every character of its text: the same
     guarantee for a fraction of the work, which matters when there are

@@ -145,7 +145,7 @@ class Story:
     link: str | None = None  # the story's page elsewhere, if any
     created: datetime | None = None
     source: str = field(default="", compare=False, repr=False)  # its file, for messages
-    # Identifies the parsed file and site.toml (see store.files): equal keys,
+    # Identifies the parsed file and site.toml (see feeds.storybuild): equal keys,
     # equal stories as parsed. Lets a build digest a story without reading it all.
     source_key: str = field(default="", compare=False, repr=False)
 

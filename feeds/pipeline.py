@@ -246,6 +246,7 @@ def _build(
             now=now,
             out_dir=out_dir,
             state_dir=state_dir,
+            site_key=site_key,
             force=force,
             previous_key=index.feeds.get(f"{slug}/"),
             previous_outputs=by_folder.get(f"{slug}/", {}),

@@ -11,7 +11,8 @@ and streams the results; each holds one story at a time, not the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ class StoryJob:
     now: datetime
     out_dir: Path
     state_dir: Path
+    site_key: str = ""  # digest of site.toml and the renderers
     force: bool = False
     previous_key: str | None = None  # the folder's digest when last rendered
     previous_outputs: dict[str, int] = field(default_factory=dict)  # its files and sizes
@@ -102,6 +104,10 @@ def visible_story(job: StoryJob) -> Visible:
         story = parse_story(job.path, raw, job.site, found)
         if story is None or found.items:
             return Visible(None, found.items, history, None, warning)
+        # Equal keys, equal stories as parsed: the folder's digest can use it
+        # instead of every character of the story (see feeds.build.folder_key).
+        key = hashlib.sha256(job.site_key.encode() + b"\0" + raw).hexdigest()
+        story = replace(story, source_key=key)
     reconciled = reconcile_story(story, history, job.now, job.site.tombstone_days)
     return Visible(
         reconciled.story, reconciled.problems, reconciled.history, reconciled.next_due, warning

@@ -34,14 +34,14 @@ def heading(day: int, hour: int, anchor: str) -> str:
     return f"## 2024-06-0{day} {hour:02d}:00 {{#{anchor}}}\n\n{anchor} text."
 
 
-def check(root: Path, tmp_path: Path, now: datetime) -> list[str]:
+def check(root: Path, tmp_path: Path, now: datetime, written: bool = False) -> list[str]:
     result = run_build(root, tmp_path / "out", tmp_path / "state", clock=lambda: now)
     again = tmp_path / "again"
     shutil.rmtree(again, ignore_errors=True)
     shutil.copytree(tmp_path / "state", again / "state")
     run_build(root, again / "out", again / "state", clock=lambda: now, force=True)
     assert files(tmp_path / "out") == files(again / "out")
-    return result.rendered
+    return result.written if written else result.rendered
 
 
 def test_incremental_builds_equal_full_builds(make_store: StoreFactory, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_incremental_builds_equal_full_builds(make_store: StoreFactory, tmp_path
 
     now += timedelta(minutes=1)
     edit("c", "## 2024-06-01 03:00", heading(4, 12, "c12") + "\n\n## 2024-06-01 03:00")
-    assert check(root, tmp_path, now) == []  # held back: nothing shows yet
+    assert check(root, tmp_path, now, written=True) == []  # held back: nothing shows yet
     assert "c12" not in site_feed.read_text()
     assert sorted(check(root, tmp_path, datetime(2024, 6, 4, 12, 1, tzinfo=UTC))) == ["", "c/"]
     assert "c12" in site_feed.read_text()

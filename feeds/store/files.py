@@ -7,21 +7,16 @@ returned, so a build either sees a consistent store or reports every problem.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 import re
 import time
 import tomllib
-from dataclasses import replace
 from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import Problem, StoreError
 from ..model import ID_AUTHORITY_RE, Site, Snapshot, Story
 from ..parallel import ordered_map
-from ..publish import write_if_changed
 from .people import person
 from .problems import Problems, Table, decode_utf8, toml_error
 from .storyfile import parse_story
@@ -91,46 +86,24 @@ class FileStore:
             raise StoreError(problems)
         return site
 
-    def load(self, cache_dir: Path | None = None) -> Snapshot:
-        """Read and validate everything; raise StoreError listing every problem.
-
-        With ``cache_dir``, a story whose file (size, mtime, inode) and whose
-        site.toml are as they were when it was last parsed is taken from the
-        cache instead of being parsed again: parsing Markdown is most of the
-        cost of a build, and most stories do not change between two builds.
-        """
+    def load(self) -> Snapshot:
+        """Read and validate everything; raise StoreError listing every problem."""
         site = self.load_site()
-        site_key = _site_key(self.root)
         stories: list[Story] = []
         paths, problems = self.story_paths()
-        cache = _ParseCache(cache_dir) if cache_dir else None
         to_parse: list[tuple[Path, bytes, Site]] = []
-        keys: dict[Path, str | None] = {}
         for path in paths:
-            key = keys[path] = _file_key(path, site_key)
-            story = cache.get(path.stem, key) if cache and key else None
-            if story is not None:
-                stories.append(replace(story, source_key=key or ""))
-                continue
             read_problems: list[Problem] = []
             raw = _read(path, read_problems)
             problems.extend(read_problems)
             if raw is not None:
                 to_parse.append((path, raw, site))
-        for path, (story, found) in zip(
-            [p for p, _, _ in to_parse], ordered_map(_parse, to_parse), strict=True
-        ):
+        for story, found in ordered_map(_parse, to_parse):
             problems.extend(found)
             if story is not None:
-                key = keys[path]
-                if cache and key:
-                    cache.put(path.stem, key, story)
-                    story = replace(story, source_key=key)
                 stories.append(story)
         if problems:
             raise StoreError(problems)
-        if cache:
-            cache.forget_all_but({p.stem for p in paths})
         return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
 
 
@@ -139,62 +112,6 @@ def _parse(job: tuple[Path, bytes, Site]) -> tuple[Story | None, list[Problem]]:
     problems = Problems(path)
     story = parse_story(path, raw, site, problems)
     return story, problems.items
-
-
-CACHE_VERSION = f"feeds {version('feeds')}; cache 1"
-
-
-def _site_key(root: Path) -> str:
-    try:
-        raw = (root / SITE_FILE).read_bytes()
-    except OSError:
-        return ""
-    return hashlib.sha256(CACHE_VERSION.encode() + b"\0" + raw).hexdigest()[:16]
-
-
-def _file_key(path: Path, site_key: str) -> str | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}:{site_key}"
-
-
-class _ParseCache:
-    """Parsed stories, one pickle per story, in the build-state folder.
-
-    The folder is the build's own (like .feeds/state.json), never data the
-    build reads from elsewhere: a pickle is only ever loaded from where this
-    code wrote it.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def get(self, slug: str, key: str) -> Story | None:
-        try:
-            with open(self.folder / f"{slug}.pickle", "rb") as fh:
-                stored_key, story = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-            return None
-        return story if stored_key == key and isinstance(story, Story) else None
-
-    def put(self, slug: str, key: str, story: Story) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            data = pickle.dumps((key, story), protocol=pickle.HIGHEST_PROTOCOL)
-            write_if_changed(self.folder / f"{slug}.pickle", data, mode=0o600)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
-
-    def forget_all_but(self, slugs: set[str]) -> None:
-        try:
-            entries = list(self.folder.glob("*.pickle"))
-        except OSError:
-            return
-        for entry in entries:
-            if entry.stem not in slugs:
-                entry.unlink(missing_ok=True)
 
 
 # A story file is text a person edits; anything this big is a mistake (and
