@@ -107,6 +107,8 @@ class Update:
     retracted: bool = False
     retracted_at: datetime | None = None  # retracted="..." in the heading
     retraction_note: str = ""
+    # The visible text of ``html``, computed once by the parser (pages use it).
+    plain: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         require_aware(self.published, "Update.published")

@@ -10,8 +10,8 @@ server's Last-Modified and ETag -- stays the same.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,31 +43,46 @@ def write_if_changed(path: Path, data: bytes, mode: int = 0o644, durable: bool =
 
 
 def stage(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> Path | None:
-    r"""Write ``data`` to a temporary file beside ``path``, to be :func:`commit`\ ed.
+    """Write ``data`` to a temporary file beside ``path``, for :func:`commit`.
 
     None if ``path`` already holds exactly ``data``. With ``durable``, the
     bytes are on disk before the call returns (fsync); files that a build
     can always make again skip it (see feeds.pipeline).
     """
     try:
-        if path.read_bytes() == data:
-            return None
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return None
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except IsADirectoryError:
+        pass  # os.replace will say so
+    # A name no other process uses (pid) and no other file of this one (counter).
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_serial)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, mode)
+    except FileExistsError:  # left by a killed process that had the same pid
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            if mode & _UMASK:
+                os.fchmod(fh.fileno(), mode)  # output files are meant to be served
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600; output files are meant to be served
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return Path(tmp)
+    return tmp
+
+
+_serial = itertools.count()
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def commit(tmp: Path, path: Path, durable: bool = True) -> None:
@@ -125,7 +140,7 @@ def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
     return report
 
 
-TEMP_GLOB = ".*.tmp"  # what write_if_changed's mkstemp names look like
+TEMP_GLOB = ".*.tmp"  # what stage() names its temporary files
 
 
 def sweep_temporary_files(out_dir: Path) -> list[Path]:

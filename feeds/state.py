@@ -155,7 +155,8 @@ class StoryState:
             "link": self.link,
             "keys": self.keys,
         }
-        return (json.dumps(raw, sort_keys=True, ensure_ascii=False, indent=0) + "\n").encode()
+        text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return (text + "\n").encode()
 
 
 def load_story_state(state_dir: Path, slug: str) -> tuple[StoryState | None, str | None]:

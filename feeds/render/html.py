@@ -82,8 +82,18 @@ def _zone_label(local: datetime) -> str:
 
 
 def _json_ld(data: dict[str, Any]) -> str:
+    """One line per member and per update: readable, and the C encoder writes it."""
+    lines = [
+        f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in data.items()
+        if k != "liveBlogUpdate"
+    ]
+    updates = data.get("liveBlogUpdate")
+    if updates is not None:
+        items = ",\n".join(json.dumps(u, ensure_ascii=False) for u in updates)
+        lines.append(f'"liveBlogUpdate": [\n{items}\n]' if items else '"liveBlogUpdate": []')
     # "<" escaped so that no "</script>" in user text can end the element.
-    return json.dumps(data, ensure_ascii=False, indent=1).replace("<", "\\u003c")
+    return ("{\n" + ",\n".join(lines) + "\n}").replace("<", "\\u003c")
 
 
 def _person_ld(p: Person) -> dict[str, str]:
@@ -176,7 +186,7 @@ def render_story_page(page: StoryPage) -> bytes:
             "url": u.url,
             "datePublished": rfc3339(u.published),
             "dateModified": rfc3339(u.updated),
-            "articleBody": plain_text(u.html) or u.title,
+            "articleBody": (u.plain or plain_text(u.html)) or u.title,
             "author": [_person_ld(p) for p in u.authors],
         }
         for u in updates

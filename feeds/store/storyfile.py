@@ -201,6 +201,7 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
                 retracted=heading.retracted,
                 retracted_at=heading.retracted_at,
                 retraction_note=heading.note or "",
+                plain=plain,
             )
         )
     if problems:
