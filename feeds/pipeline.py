@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -189,7 +190,7 @@ def _build(
     # Imported here: an idle build never needs them.
     from .errors import PublishError, StoreError
     from .history import History, split_history
-    from .publish import commit, discard, remove_files, sweep_temporary_files
+    from .publish import commit, discard, remove_files, sweep_temporary_files, write_if_changed
     from .state import SiteState, load_legacy_history, load_site_state, story_slugs
     from .store import FileStore
     from .storybuild import StoryJob, build_story
@@ -197,7 +198,7 @@ def _build(
     out_existed = out_dir.exists()
     store = FileStore(data_dir)
     site = store.load_site()
-    paths, problems = store.story_paths()
+    names, problems = store.story_names()
     result = BuildResult(now=now)
     index = previous or Index()
     marker = state_dir / DIRTY_MARKER
@@ -219,15 +220,15 @@ def _build(
     everything = force or previous is None or index.site_key != site_key or legacy is not None
     site_state = SiteState() if everything else load_site_state(state_dir)
 
-    present = {path.stem: path for path in paths}
+    present = {name[:-3]: name for name in names}  # slug -> file name
     known = {prefix[:-1] for prefix in index.feeds if prefix} | set(index.due)
     if everything:
         known |= set(story_slugs(state_dir)) | set(legacy_parts or ())
     changed = sorted(
         slug
-        for slug, path in present.items()
+        for slug, name in present.items()
         if everything
-        or index.sources.get(path.name) != sources.get(path.name)
+        or index.sources.get(name) != sources.get(name)
         or f"{slug}/" in broken
         or f"{slug}/" not in index.feeds
         or (slug in index.due and now >= index.due[slug])
@@ -241,7 +242,7 @@ def _build(
     def job(slug: str) -> StoryJob:
         return StoryJob(
             slug=slug,
-            path=present.get(slug),
+            path=data_dir / present[slug] if slug in present else None,
             site=site,
             now=now,
             out_dir=out_dir,
@@ -257,12 +258,18 @@ def _build(
     keep = len(changed) + len(gone) < THRESHOLD
     jobs = [replace(job(slug), keep=keep) for slug in changed + gone]
     outcomes: list[StoryOutcome] = []
+    fresh_top: list[tuple[tuple[str, str], str]] = []  # (key, slug), newest first
     errors: list[str] = []
     if jobs:
         staging.touch()
     workers = state_dir / WORKERS_LOCK_FILE
     for done, outcome in enumerate(ordered_map(build_story, jobs, hold=workers), 1):
         outcomes.append(outcome)
+        # Only the newest updates of all can make the site-wide feeds: keep
+        # those, not every story's keys (a cold build has 10,000 stories).
+        newest = [(key, outcome.slug) for key in outcome.keys]
+        fresh_top = heapq.nlargest(site.items_per_feed, fresh_top + newest)
+        outcome.keys = []
         problems += outcome.problems
         if outcome.error:
             errors.append(outcome.error)
@@ -291,18 +298,19 @@ def _build(
             site_state.tombstones.pop(o.slug, None)
     jobs_by_slug = {j.slug: j for j in jobs}
     site_state.items = _site_items(
-        site.items_per_feed, site_state, outcomes, present, jobs_by_slug, job, state_dir
+        site.items_per_feed, site_state, outcomes, fresh_top, present, jobs_by_slug, job, state_dir
     )
-    site_digest = hashlib.sha256(site_key.encode() + site_state.encode()).hexdigest()
+    encoded_site = site_state.encode()
+    site_digest = hashlib.sha256(site_key.encode() + encoded_site).hexdigest()
     site_files: dict[str, bytes] = {}
     if force or "" in broken or index.feeds.get("") != site_digest:
         site_files = _render_site(site, site_state)
 
     # Publish: staged story files into place, then the site's, then the state.
     new = Index(sources=sources, site_key=site_key, feeds=dict(index.feeds), due=dict(index.due))
-    for folder, names in by_folder.items():
+    for folder, files in by_folder.items():
         if folder == "" or folder[:-1] not in jobs_by_slug:
-            new.outputs.update(names)
+            new.outputs.update(files)
     staged = [pair for o in outcomes for pair in o.staged]
     if staged or site_files or outcomes:
         marker.touch()
@@ -323,8 +331,6 @@ def _build(
         if o.rendered:
             result.rendered.append(prefix)
     if site_files:
-        from .publish import write_if_changed
-
         result.rendered.append("")
         for name, data in site_files.items():
             if write_if_changed(out_dir / name, data, durable=False):
@@ -341,9 +347,9 @@ def _build(
             commit(Path(o.state[0]), Path(o.state[1]))
         elif o.drop_state:
             (state_dir / "stories" / f"{o.slug}.json").unlink(missing_ok=True)
-    from .state import save_index, save_site_state
+    from .state import SITE_FILE, save_index
 
-    save_site_state(state_dir, site_state)
+    write_if_changed(state_dir / SITE_FILE, encoded_site)
     new.next_event = min(new.due.values(), default=None)
     save_index(state_dir, new)
     if legacy is not None:
@@ -389,7 +395,8 @@ def _site_items(
     n: int,
     site_state: SiteState,
     outcomes: list[StoryOutcome],
-    present: dict[str, Path],
+    fresh_top: list[tuple[tuple[str, str], str]],
+    present: dict[str, str],
     jobs: dict[str, StoryJob],
     job: Callable[[str], StoryJob],
     state_dir: Path,
@@ -410,14 +417,14 @@ def _site_items(
     previous = site_state.items
     kept = {tuple(i["key"]): i for i in previous if i["story"] not in processed}
     candidates = [(key, str(i["story"])) for key, i in kept.items()]
-    candidates += [(tuple(k), o.slug) for o in outcomes for k in o.keys]
+    candidates += fresh_top  # the newest updates of the stories processed
     top = sorted(candidates, reverse=True)[:n]
     exact = site_state.complete and (
         len(previous) < n or (len(top) == n and top[-1][0] >= tuple(previous[-1]["key"]))
     )
     if not exact and len(processed) < len(present):
         # Or no usable site.json: ask every story that was not processed.
-        candidates = [(tuple(k), o.slug) for o in outcomes for k in o.keys]
+        candidates = list(fresh_top)
         for slug in sorted(set(present) - processed):
             state, _ = load_story_state(state_dir, slug)
             if state is not None:
@@ -479,4 +486,6 @@ def _story_link(raw: dict[str, Any]) -> StoryLink:
         raw["timezone"],
         _time(raw["newest"]) if raw["newest"] else None,
         _time(raw["updated"]) if raw["updated"] else None,
+        raw.get("item_html", ""),
+        raw.get("outline", ""),
     )

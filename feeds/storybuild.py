@@ -22,7 +22,7 @@ from .errors import Problem
 from .history import History, reconcile_story
 from .model import Site, Story, Tombstone
 from .publish import safe_relative, stage
-from .render.html import StoryLink
+from .render.html import StoryLink, story_item, story_outline
 from .state import StoryState, load_story_state, story_state_path, tombstone_fields
 from .store.files import _read
 from .store.problems import Problems
@@ -66,8 +66,11 @@ class StoryOutcome:
 
 
 def link_fields(story: Story) -> dict[str, Any]:
+    """What the site folder needs of a story, with its index and OPML entries rendered."""
     link = StoryLink.of(story)
     return {
+        "item_html": story_item(link),
+        "outline": story_outline(link),
         "slug": link.slug,
         "title": link.title,
         "status": link.status,

@@ -10,7 +10,7 @@ JavaScript is needed or shipped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
@@ -50,6 +50,10 @@ class StoryLink:
     timezone: str
     newest: datetime | None  # its newest published update
     updated: datetime | None
+    # Its entry on the index page and in the OPML, when already rendered
+    # (the pipeline keeps them in site.json; they follow from the fields above).
+    item_html: str = field(default="", compare=False, repr=False)
+    outline: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def of(cls, story: Story) -> StoryLink:
@@ -250,6 +254,36 @@ def render_story_page(page: StoryPage) -> bytes:
     return "\n".join(lines).encode()
 
 
+def story_item(story: StoryLink) -> str:
+    """A story's entry on the index page."""
+    newest = story.newest
+    when = ""
+    if newest is not None:
+        local = newest.astimezone(ZoneInfo(story.timezone))
+        when = (
+            f' <span class="date">last update <time datetime="{rfc3339(newest)}">'
+            f"{local:%H:%M}, {_date(local)}</time></span>"
+        )
+    feeds = " · ".join(
+        f'<a href="{story.slug}/{href}">{label}</a>' for _, label, href in FEED_LINKS
+    )
+    label = "Live" if story.status == "live" else "Ended"
+    return (
+        f'<li class="{story.status}">'
+        f'<a class="title" href="{story.slug}/">{_e(story.title)}</a>'
+        f' <span class="status {story.status}">{label}</span>{when}\n'
+        f'<br><span class="feeds">{feeds}</span></li>'
+    )
+
+
+def story_outline(story: StoryLink) -> str:
+    """A story's feed in the OPML list."""
+    return (
+        f'    <outline type="rss" text="{_e(story.title)}" title="{_e(story.title)}" '
+        f'xmlUrl="{_e(story.url)}atom.xml" htmlUrl="{_e(story.url)}"/>'
+    )
+
+
 def render_site_page(page: SitePage) -> bytes:
     site = page.site
     lines = _head(
@@ -277,25 +311,7 @@ def render_site_page(page: SitePage) -> bytes:
         key=lambda s: ((s.updated or EPOCH).astimezone(UTC), s.slug),
         reverse=True,
     )
-    for story in ordered:
-        newest = story.newest
-        when = ""
-        if newest is not None:
-            local = newest.astimezone(ZoneInfo(story.timezone))
-            when = (
-                f' <span class="date">last update <time datetime="{rfc3339(newest)}">'
-                f"{local:%H:%M}, {_date(local)}</time></span>"
-            )
-        feeds = " · ".join(
-            f'<a href="{story.slug}/{href}">{label}</a>' for _, label, href in FEED_LINKS
-        )
-        label = "Live" if story.status == "live" else "Ended"
-        lines += [
-            f'<li class="{story.status}">'
-            f'<a class="title" href="{story.slug}/">{_e(story.title)}</a>'
-            f' <span class="status {story.status}">{label}</span>{when}',
-            f'<br><span class="feeds">{feeds}</span></li>',
-        ]
+    lines += [story.item_html or story_item(story) for story in ordered]
     lines += ["</ul>", "</main>", "</body>", "</html>", ""]
     return "\n".join(lines).encode()
 
@@ -319,10 +335,6 @@ def render_opml(page: SitePage) -> bytes:
         f'title="{_e(site.title)} (all stories)" xmlUrl="{_e(site.url("atom.xml"))}" '
         f'htmlUrl="{_e(site.base_url)}"/>',
     ]
-    for story in page.stories:
-        lines.append(
-            f'    <outline type="rss" text="{_e(story.title)}" title="{_e(story.title)}" '
-            f'xmlUrl="{_e(story.url)}atom.xml" htmlUrl="{_e(story.url)}"/>'
-        )
+    lines += [story.outline or story_outline(story) for story in page.stories]
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode()

@@ -7,6 +7,7 @@ returned, so a build either sees a consistent store or reports every problem.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import tomllib
@@ -44,18 +45,29 @@ class FileStore:
 
     def story_paths(self) -> tuple[list[Path], list[Problem]]:
         """Story files in the store, and problems with names that look like one."""
-        if not self.root.is_dir():
+        names, problems = self.story_names()
+        return [self.root / name for name in names], problems
+
+    def story_names(self) -> tuple[list[str], list[Problem]]:
+        """:meth:`story_paths` as file names (a build of 10,000 stories needs few paths)."""
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
             return [], []
-        paths: list[Path] = []
+        names: list[str] = []
         problems: list[Problem] = []
-        for path in sorted(self.root.iterdir()):
-            name = path.name
+        for entry in entries:  # names and types come with the listing: no stat per file
+            name = entry.name
             if name.startswith(("_", ".")):
                 continue
-            suffix = path.suffix.lower()
-            if suffix not in (".md", ".markdown"):
+            suffix = os.path.splitext(name)[1]
+            if suffix.lower() not in (".md", ".markdown"):
                 continue
-            if suffix != ".md" or path.suffix != ".md":
+            if suffix == ".md" and not entry.is_dir() and not entry.is_symlink():
+                names.append(name)  # the usual case, without a Path
+                continue
+            path = self.root / name
+            if suffix != ".md":
                 problems.append(
                     Problem(
                         path,
@@ -64,13 +76,13 @@ class FileStore:
                         "(or start its name with _ to keep it out of the store)",
                     )
                 )
-            elif path.is_dir():
+            elif entry.is_dir():
                 problems.append(Problem(path, None, "a folder named like a story file; rename it"))
-            elif not path.exists():
+            elif entry.is_symlink() and not path.exists():
                 problems.append(Problem(path, None, "a symbolic link to nothing; fix or remove it"))
             else:
-                paths.append(path)
-        return paths, problems
+                names.append(name)
+        return names, problems
 
     def load_site(self) -> Site:
         """Only ``site.toml``: for commands that need the settings, not the stories."""
