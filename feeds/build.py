@@ -78,7 +78,8 @@ class Folder:
     def render(self) -> dict[str, bytes]:
         if self.site_page:
             items = [SiteItem.of(u) for u in self.feed.entries]
-            return site_files(self.site_page, self.feed, items)
+            page = self.site_page
+            return site_files(self.feed, items, render_site_page(page), render_opml(page))
         url = self.feed.folder_url
         files = {
             self.prefix + name: render(self.feed, url + name) for name, render in RENDERERS.items()
@@ -121,7 +122,9 @@ def sort_key(update: Update) -> tuple[str, str]:
     return (rfc3339(update.published.astimezone(UTC)), update.id)
 
 
-def site_files(page: SitePage, feed: Feed, items: Sequence[SiteItem]) -> dict[str, bytes]:
+def site_files(
+    feed: Feed, items: Sequence[SiteItem], index_html: bytes, opml: bytes
+) -> dict[str, bytes]:
     """The site folder: its feeds around ready items, its index page and OPML."""
     url, lang = feed.folder_url, feed.language
     return {
@@ -132,8 +135,8 @@ def site_files(page: SitePage, feed: Feed, items: Sequence[SiteItem]) -> dict[st
         "feed.json": json_document(
             feed, url + "feed.json", [json_language(i.json, i.language, lang) for i in items]
         ),
-        "index.html": render_site_page(page),
-        "feeds.opml": render_opml(page),
+        "index.html": index_html,
+        "feeds.opml": opml,
         "style.css": STYLE_CSS.encode(),
         "feed.xsl": FEED_XSL.encode(),
     }
@@ -197,14 +200,18 @@ def story_folder(site: Site, story: Story, tombstones: tuple[Tombstone, ...] = (
     return Folder(f"{story.slug}/", current, tuple(archives), story_page=page)
 
 
+def site_updated(times: Iterable[datetime | None], tombstones: tuple[Tombstone, ...]) -> datetime:
+    """The site's newest change: its stories' (``times``) and its tombstones'."""
+    return _newest([*times, *(t.when for t in tombstones)]).astimezone(UTC)
+
+
 def site_feed(
     site: Site,
-    links: Iterable[StoryLink],
+    updated: datetime,
     tombstones: tuple[Tombstone, ...],
     entries: tuple[Update, ...] = (),
 ) -> Feed:
     """The site-wide feed; the pipeline passes no entries and adds ready items."""
-    updated = _newest([*(s.updated for s in links), *(t.when for t in tombstones)]).astimezone(UTC)
     return Feed(
         id=site.feed_id,
         title=site.title,
@@ -229,7 +236,8 @@ def site_folder(
     updates: list[Update] = [u for story in stories for u in story.updates]
     updates.sort(key=lambda u: u.sort_key, reverse=True)
     links = tuple(StoryLink.of(story) for story in stories)
-    feed = site_feed(site, links, tombstones, tuple(updates[: site.items_per_feed]))
+    updated = site_updated((s.updated for s in links), tombstones)
+    feed = site_feed(site, updated, tombstones, tuple(updates[: site.items_per_feed]))
     page = SitePage(site=site, stories=links, updated=feed.updated)
     return Folder("", feed, site_page=page)
 

@@ -39,7 +39,7 @@ import heapq
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -287,7 +287,9 @@ def _build(
         raise PublishError(f"{errors[0]}; check space and permissions; nothing was published")
 
     # The site folder, from what the stories said of themselves.
+    added = False
     for o in outcomes:
+        added |= o.slug not in site_state.links or o.slug not in site_state.tombstones
         if o.link:
             site_state.links[o.slug] = o.link
         else:
@@ -296,6 +298,9 @@ def _build(
             site_state.tombstones[o.slug] = o.tombstones
         else:
             site_state.tombstones.pop(o.slug, None)
+    if added:  # kept in slug order, so that the same inputs give the same site.json
+        site_state.links = dict(sorted(site_state.links.items()))
+        site_state.tombstones = dict(sorted(site_state.tombstones.items()))
     jobs_by_slug = {j.slug: j for j in jobs}
     site_state.items = _site_items(
         site.items_per_feed, site_state, outcomes, fresh_top, present, jobs_by_slug, job, state_dir
@@ -456,22 +461,45 @@ def _site_items(
 
 
 def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
-    from .build import SiteItem, site_feed, site_files
+    """The site folder from site.json alone: no story is read, no link re-rendered."""
+    from .build import SiteItem, site_feed, site_files, site_updated
     from .history import newest_first
-    from .render.html import SitePage
-    from .state import tombstones_of
+    from .render.html import opml, site_page, story_item, story_outline
+    from .state import _time, tombstones_of
 
-    links = tuple(_story_link(state.links[slug]) for slug in sorted(state.links))
     tombstones = newest_first(
         t for slug in sorted(state.tombstones) for t in tombstones_of(state.tombstones[slug])
     )
-    feed = site_feed(site, links, tombstones)
-    page = SitePage(site=site, stories=links, updated=feed.updated)
+    # Newest first by the UTC time of each story's last change, as strings
+    # that sort like the times (see feeds.storybuild.link_fields).
+    order = sorted(((_sort_key(raw), slug) for slug, raw in state.links.items()), reverse=True)
+    newest = order[0][0] if order and order[0][0] else None
+    updated = site_updated([_time(newest)] if newest else [], tombstones)
+    feed = site_feed(site, updated, tombstones)
+    links = [state.links[slug] for slug in sorted(state.links)]
+    index_html = site_page(
+        site,
+        [
+            state.links[slug].get("item_html") or story_item(_story_link(state.links[slug]))
+            for _, slug in order
+        ],
+    )
+    outlines = [raw.get("outline") or story_outline(_story_link(raw)) for raw in links]
     items = [
         SiteItem(tuple(i["key"]), i["story"], i["language"], i["rss"], i["atom"], i["json"])
         for i in state.items
     ]
-    return site_files(page, feed, items)
+    return site_files(feed, items, index_html, opml(site, updated, outlines))
+
+
+def _sort_key(raw: dict[str, Any]) -> str:
+    from .state import _time
+    from .timeutil import rfc3339
+
+    if "sort" in raw:
+        return str(raw["sort"])
+    updated = raw.get("updated")
+    return rfc3339(_time(updated).astimezone(UTC)) if updated else ""
 
 
 def _story_link(raw: dict[str, Any]) -> StoryLink:

@@ -78,6 +78,8 @@ def link_fields(story: Story) -> dict[str, Any]:
         "timezone": link.timezone,
         "newest": rfc3339(link.newest) if link.newest else None,
         "updated": rfc3339(link.updated) if link.updated else None,
+        # For ordering the index without reading times: UTC, so text order is time order.
+        "sort": rfc3339(link.updated.astimezone(UTC)) if link.updated else "",
     }
 
 

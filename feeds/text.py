@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from html import unescape
+from typing import TYPE_CHECKING
 
 import markdown_it_pyrs
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # CommonMark plus GFM tables and strikethrough. Raw HTML is allowed through the
 # parser and then sanitised below, so reporters can paste an <iframe>-free embed.
@@ -30,9 +33,18 @@ MARKDOWN = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(["table", "stri
 _MARKED = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(
     ["table", "strikethrough", "sourcepos"]
 )
-# Titles are plain text in every feed format: inline Markdown is reduced to its
-# text, and anything that looks like HTML is kept as the characters typed.
-TITLE_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["strikethrough"])
+
+
+@lru_cache(maxsize=1)
+def _title_markdown() -> MarkdownIt:
+    """Titles are plain text in every feed format: inline Markdown is reduced to its
+    text, and anything that looks like HTML is kept as the characters typed. (Made
+    on first use: most titles have no Markdown, and most builds no new titles.)"""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["strikethrough"])
+
+
 _TITLE_SYNTAX = re.compile(r"[\\`*_\[\]<>&!~]")
 
 # nh3's defaults minus the obsolete presentational tags.
@@ -97,7 +109,7 @@ def title_text(markdown: str) -> str:
     """A heading's title as plain text: inline Markdown reduced to its text."""
     if not _TITLE_SYNTAX.search(markdown):
         return _collapse(markdown)  # nothing to reduce (most titles)
-    return plain_text(TITLE_MARKDOWN.renderInline(markdown))
+    return plain_text(_title_markdown().renderInline(markdown))
 
 
 # Block elements end a sentence visually: their end (and <br>) keeps text apart.

@@ -285,7 +285,16 @@ def story_outline(story: StoryLink) -> str:
 
 
 def render_site_page(page: SitePage) -> bytes:
-    site = page.site
+    ordered = sorted(
+        page.stories,
+        key=lambda s: ((s.updated or EPOCH).astimezone(UTC), s.slug),
+        reverse=True,
+    )
+    return site_page(page.site, [story.item_html or story_item(story) for story in ordered])
+
+
+def site_page(site: Site, items: list[str]) -> bytes:
+    """The index page around the stories' entries (:func:`story_item`), newest first."""
     lines = _head(
         site.title, site.description or site.title, site.base_url, "style.css", site.language
     )
@@ -306,12 +315,7 @@ def render_site_page(page: SitePage) -> bytes:
         "<main>",
         '<ul class="stories">',
     ]
-    ordered = sorted(
-        page.stories,
-        key=lambda s: ((s.updated or EPOCH).astimezone(UTC), s.slug),
-        reverse=True,
-    )
-    lines += [story.item_html or story_item(story) for story in ordered]
+    lines += items
     lines += ["</ul>", "</main>", "</body>", "</html>", ""]
     return "\n".join(lines).encode()
 
@@ -321,20 +325,23 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def render_opml(page: SitePage) -> bytes:
     """OPML 2.0: every story's feed, to subscribe to all of them at once."""
-    site = page.site
+    return opml(page.site, page.updated, [s.outline or story_outline(s) for s in page.stories])
+
+
+def opml(site: Site, updated: datetime, outlines: list[str]) -> bytes:
+    """The OPML list around the stories' outlines (:func:`story_outline`)."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
         "  <head>",
         f"    <title>{_e(site.title)}</title>",
-        f"    <dateModified>{format_datetime(page.updated.astimezone(UTC), usegmt=True)}"
-        "</dateModified>",
+        f"    <dateModified>{format_datetime(updated.astimezone(UTC), usegmt=True)}</dateModified>",
         "  </head>",
         "  <body>",
         f'    <outline type="rss" text="{_e(site.title)} (all stories)" '
         f'title="{_e(site.title)} (all stories)" xmlUrl="{_e(site.url("atom.xml"))}" '
         f'htmlUrl="{_e(site.base_url)}"/>',
     ]
-    lines += [story.outline or story_outline(story) for story in page.stories]
+    lines += outlines
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode()
