@@ -14,7 +14,7 @@ come from it:
   are missing or changed size are read, reconciled and rendered, each with
   its own part of the build state (see feeds.state); the site folder re-uses
   the serialised items of the site-wide feeds and each story's link and
-  tombstones from ``site.json``. A folder whose digest matches the last
+  tombstones from ``site.pickle``. A folder whose digest matches the last
   build's is not rendered again. Stories are processed in worker processes
   when there are many (feeds.parallel), one story at a time each.
 * **Idempotent.** Files are written only when their bytes change; a build with
@@ -219,6 +219,7 @@ def _build(
     # Everything again: forced, a new site.toml or renderer, no usable state.
     everything = force or previous is None or index.site_key != site_key or legacy is not None
     site_state = SiteState() if everything else load_site_state(state_dir)
+    everything = everything or not site_state.complete
 
     present = {name[:-3]: name for name in names}  # slug -> file name
     known = {prefix[:-1] for prefix in index.feeds if prefix} | set(index.due)
@@ -287,28 +288,35 @@ def _build(
         raise PublishError(f"{errors[0]}; check space and permissions; nothing was published")
 
     # The site folder, from what the stories said of themselves.
+    site_changed = everything or "" in broken or index.feeds.get("") != site_key
     added = False
     for o in outcomes:
-        added |= o.slug not in site_state.links or o.slug not in site_state.tombstones
-        if o.link:
-            site_state.links[o.slug] = o.link
-        else:
-            site_state.links.pop(o.slug, None)
-        if o.tombstones:
-            site_state.tombstones[o.slug] = o.tombstones
-        else:
-            site_state.tombstones.pop(o.slug, None)
-    if added:  # kept in slug order, so that the same inputs give the same site.json
+        if site_state.links.get(o.slug) != o.link:
+            site_changed = True
+            added |= o.slug not in site_state.links
+            if o.link:
+                site_state.links[o.slug] = o.link
+            else:
+                del site_state.links[o.slug]
+        if site_state.tombstones.get(o.slug, []) != o.tombstones:
+            site_changed = True
+            added |= o.slug not in site_state.tombstones
+            if o.tombstones:
+                site_state.tombstones[o.slug] = o.tombstones
+            else:
+                del site_state.tombstones[o.slug]
+    if added:  # kept in slug order, so that the same inputs give the same bytes
         site_state.links = dict(sorted(site_state.links.items()))
         site_state.tombstones = dict(sorted(site_state.tombstones.items()))
     jobs_by_slug = {j.slug: j for j in jobs}
-    site_state.items = _site_items(
+    items = _site_items(
         site.items_per_feed, site_state, outcomes, fresh_top, present, jobs_by_slug, job, state_dir
     )
-    encoded_site = site_state.encode()
-    site_digest = hashlib.sha256(site_key.encode() + encoded_site).hexdigest()
+    if items != site_state.items:
+        site_changed = True
+        site_state.items = items
     site_files: dict[str, bytes] = {}
-    if force or "" in broken or index.feeds.get("") != site_digest:
+    if force or site_changed:
         site_files = _render_site(site, site_state)
 
     # Publish: staged story files into place, then the site's, then the state.
@@ -342,7 +350,7 @@ def _build(
                 result.written.append(name)
     for name in site_files or [n for n in index.outputs if "/" not in n]:
         new.outputs[name] = len(site_files[name]) if site_files else index.outputs[name]
-    new.feeds[""] = site_digest
+    new.feeds[""] = site_key
     stale = sorted(set(index.outputs) - set(new.outputs))
     if stale:
         marker.touch()
@@ -354,7 +362,8 @@ def _build(
             (state_dir / "stories" / f"{o.slug}.json").unlink(missing_ok=True)
     from .state import SITE_FILE, save_index
 
-    write_if_changed(state_dir / SITE_FILE, encoded_site)
+    if site_changed or not (state_dir / SITE_FILE).exists():
+        write_if_changed(state_dir / SITE_FILE, site_state.encode())
     new.next_event = min(new.due.values(), default=None)
     save_index(state_dir, new)
     if legacy is not None:
@@ -428,7 +437,7 @@ def _site_items(
         len(previous) < n or (len(top) == n and top[-1][0] >= tuple(previous[-1]["key"]))
     )
     if not exact and len(processed) < len(present):
-        # Or no usable site.json: ask every story that was not processed.
+        # Or no usable site.pickle: ask every story that was not processed.
         candidates = list(fresh_top)
         for slug in sorted(set(present) - processed):
             state, _ = load_story_state(state_dir, slug)
@@ -461,7 +470,7 @@ def _site_items(
 
 
 def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
-    """The site folder from site.json alone: no story is read, no link re-rendered."""
+    """The site folder from site.pickle alone: no story is read, no link re-rendered."""
     from .build import SiteItem, site_feed, site_files, site_updated
     from .history import newest_first
     from .render.html import opml, site_page, story_item, story_outline

@@ -10,10 +10,11 @@ build that changes one story reads and writes only that story's part:
     and its tombstones (retracted or deleted updates, announced as RFC 6721
     tombstones until they expire) -- plus what the site's index and feeds
     need of it: its link on the index and the sort keys of its newest updates.
-``site.json``
-    the site folder's inputs that would otherwise need every story: each
-    story's link, each story's tombstones, and the site-wide feeds' current
-    items, serialised, so a one-story change re-uses the other items' bytes.
+``site.pickle``
+    a cache of the site folder's inputs that would otherwise need every
+    story: each story's link (and its entries on the index page and in the
+    OPML, rendered), its tombstones, and the site-wide feeds' current items,
+    serialised, so a one-story change re-uses the other stories' bytes.
 ``index.json``
     what a build needs to see that there is nothing to do without reading any
     story: the size, mtime and inode of every store file when it was last
@@ -33,6 +34,7 @@ and split.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +47,7 @@ from .publish import write_if_changed
 from .timeutil import rfc3339
 
 INDEX_FILE = "index.json"
-SITE_FILE = "site.json"
+SITE_FILE = "site.pickle"
 STORIES = "stories"
 LEGACY_STATE_FILE = "state.json"  # format 2: the whole history in one file
 FORMAT = 3
@@ -196,7 +198,15 @@ def story_slugs(state_dir: Path) -> list[str]:
 
 @dataclass
 class SiteState:
-    """site.json."""
+    """site.pickle: a cache of what every story gave the site folder.
+
+    Unlike the stories' history it holds nothing that cannot be made again
+    (every part comes from the stories' state or files), so it is a pickle:
+    a one-story build reads and writes all 10,000 stories' links, and pickle
+    does that in half the time of JSON. It is only ever loaded from the
+    build's own state folder, where this code wrote it; if it is missing or
+    unreadable, the next build renders everything.
+    """
 
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> StoryLink fields
     tombstones: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # slug -> tombs
@@ -212,17 +222,19 @@ class SiteState:
             "tombstones": self.tombstones,
             "items": self.items,
         }
-        # Kept in slug order by the build (see feeds.pipeline), so not sorted here.
-        return (json.dumps(raw, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        return pickle.dumps(raw, protocol=5)
 
 
 def load_site_state(state_dir: Path) -> SiteState:
     try:
-        raw = json.loads((state_dir / SITE_FILE).read_bytes())
-        if raw.get("format") != FORMAT:
+        with open(state_dir / SITE_FILE, "rb") as fh:
+            raw = pickle.load(fh)
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             return SiteState()
         return SiteState(dict(raw["links"]), dict(raw["tombstones"]), list(raw["items"]), True)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError):
+        return SiteState()
+    except (AttributeError, ImportError, IndexError):
         return SiteState()
 
 

@@ -113,3 +113,15 @@ def test_a_state_of_the_earlier_format_is_migrated(
     assert result.written == []  # the edit time survived: same bytes
     assert not (state / "state.json").exists()
     assert load_state(state)[0].history == history
+
+
+def test_a_lost_site_cache_costs_a_full_build_not_stories(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
+    check(root, tmp_path, NOW)
+    (tmp_path / "state" / "site.pickle").write_bytes(b"not a pickle")
+    (root / "a.md").write_text((root / "a.md").read_text().replace("a9 text.", "Edited."))
+    assert sorted(check(root, tmp_path, NOW + timedelta(hours=1))) == ["", "a/", "b/"]
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="a/"' in index and 'href="b/"' in index
