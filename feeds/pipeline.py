@@ -39,7 +39,7 @@ import heapq
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,23 +107,25 @@ def run_build(
     state_dir = state_dir or default_state_dir(data_dir)
     with build_lock(state_dir, wait):
         now = require_aware(clock(), "clock()")
-        sources = source_stats(data_dir)  # before reading: a later change is seen next time
+        try:
+            listing = list(os.scandir(data_dir))
+        except OSError:
+            listing = []
+        sources = source_stats(listing)  # before reading: a later change is seen next time
         index = load_index(state_dir)
         broken = _broken_folders(index, out_dir)
         if not force and _idle(index, broken, sources, state_dir, now):
             assert index is not None
-            return BuildResult(now=now, unchanged=len(index.outputs))
-        return _build(data_dir, out_dir, state_dir, now, sources, index, broken, force, progress)
+            return BuildResult(now=now, unchanged=index.count())
+        return _build(
+            data_dir, out_dir, state_dir, now, listing, sources, index, broken, force, progress
+        )
 
 
-def source_stats(data_dir: Path) -> dict[str, Stat]:
+def source_stats(listing: list[os.DirEntry[str]]) -> dict[str, Stat]:
     """mtime, size and inode of site.toml and every file named like a story."""
     stats: dict[str, Stat] = {}
-    try:
-        entries = list(os.scandir(data_dir))
-    except OSError:
-        return stats
-    for entry in entries:
+    for entry in listing:
         name = entry.name
         if name == "site.toml" or (
             name.lower().endswith((".md", ".markdown")) and not name.startswith(("_", "."))
@@ -143,14 +145,15 @@ def _broken_folders(index: Index | None, out_dir: Path) -> set[str]:
         return broken
     prefix = str(out_dir) + os.sep
     stat = os.stat
-    for name, size in index.outputs.items():
-        try:
-            if stat(prefix + name).st_size == size:
-                continue
-        except OSError:
-            pass
-        folder, _, _ = name.rpartition("/")
-        broken.add(folder + "/" if folder else "")
+    for folder, files in index.outputs.items():
+        for name, size in files.items():
+            try:
+                if stat(prefix + name).st_size == size:
+                    continue
+            except OSError:
+                pass
+            broken.add(folder)
+            break
     return broken
 
 
@@ -181,6 +184,7 @@ def _build(
     out_dir: Path,
     state_dir: Path,
     now: datetime,
+    listing: list[os.DirEntry[str]],
     sources: dict[str, Stat],
     previous: Index | None,
     broken: set[str],
@@ -198,7 +202,7 @@ def _build(
     out_existed = out_dir.exists()
     store = FileStore(data_dir)
     site = store.load_site()
-    names, problems = store.story_names()
+    names, problems = store.story_names(listing)
     result = BuildResult(now=now)
     index = previous or Index()
     marker = state_dir / DIRTY_MARKER
@@ -235,10 +239,7 @@ def _build(
         or (slug in index.due and now >= index.due[slug])
     )
     gone = sorted(known - set(present))
-    by_folder: dict[str, dict[str, int]] = {}
-    for name, size in index.outputs.items():
-        folder, _, _ = name.rpartition("/")
-        by_folder.setdefault(folder + "/" if folder else "", {})[name] = size
+    by_folder = index.outputs
 
     def job(slug: str) -> StoryJob:
         return StoryJob(
@@ -321,9 +322,7 @@ def _build(
 
     # Publish: staged story files into place, then the site's, then the state.
     new = Index(sources=sources, site_key=site_key, feeds=dict(index.feeds), due=dict(index.due))
-    for folder, files in by_folder.items():
-        if folder == "" or folder[:-1] not in jobs_by_slug:
-            new.outputs.update(files)
+    new.outputs = dict(index.outputs)
     staged = [pair for o in outcomes for pair in o.staged]
     if staged or site_files or outcomes:
         marker.touch()
@@ -332,7 +331,10 @@ def _build(
         result.written.append(name)
     for o in outcomes:
         prefix = f"{o.slug}/"
-        new.outputs.update(o.outputs)
+        if o.outputs:
+            new.outputs[prefix] = o.outputs
+        else:
+            new.outputs.pop(prefix, None)
         if o.key:
             new.feeds[prefix] = o.key
         else:
@@ -348,10 +350,15 @@ def _build(
         for name, data in site_files.items():
             if write_if_changed(out_dir / name, data, durable=False):
                 result.written.append(name)
-    for name in site_files or [n for n in index.outputs if "/" not in n]:
-        new.outputs[name] = len(site_files[name]) if site_files else index.outputs[name]
+    if site_files:
+        new.outputs[""] = {name: len(data) for name, data in site_files.items()}
     new.feeds[""] = site_key
-    stale = sorted(set(index.outputs) - set(new.outputs))
+    stale = sorted(
+        name
+        for folder, files in index.outputs.items()
+        if new.outputs.get(folder) is not files
+        for name in set(files) - set(new.outputs.get(folder, ()))
+    )
     if stale:
         marker.touch()
         result.removed = remove_files(out_dir, stale)
@@ -372,7 +379,7 @@ def _build(
         os.unlink(marker)
     staging.unlink(missing_ok=True)
     result.next_due = new.next_event
-    result.unchanged = len(new.outputs) - len(result.written)
+    result.unchanged = new.count() - len(result.written)
 
     hub = site.websub_hub
     changed_feeds = [
@@ -481,7 +488,13 @@ def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
     )
     # Newest first by the UTC time of each story's last change, as strings
     # that sort like the times (see feeds.storybuild.link_fields).
-    order = sorted(((_sort_key(raw), slug) for slug, raw in state.links.items()), reverse=True)
+    order = sorted(
+        (
+            (raw["sort"] if "sort" in raw else _sort_key(raw), slug)
+            for slug, raw in state.links.items()
+        ),
+        reverse=True,
+    )
     newest = order[0][0] if order and order[0][0] else None
     updated = site_updated([_time(newest)] if newest else [], tombstones)
     feed = site_feed(site, updated, tombstones)
@@ -499,16 +512,6 @@ def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
         for i in state.items
     ]
     return site_files(feed, items, index_html, opml(site, updated, outlines))
-
-
-def _sort_key(raw: dict[str, Any]) -> str:
-    from .state import _time
-    from .timeutil import rfc3339
-
-    if "sort" in raw:
-        return str(raw["sort"])
-    updated = raw.get("updated")
-    return rfc3339(_time(updated).astimezone(UTC)) if updated else ""
 
 
 def _story_link(raw: dict[str, Any]) -> StoryLink:

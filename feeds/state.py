@@ -71,7 +71,15 @@ class Index:
     due: dict[str, datetime] = field(default_factory=dict)  # slug -> its next event
     site_key: str = ""
     feeds: dict[str, str] = field(default_factory=dict)  # folder -> digest
-    outputs: dict[str, int] = field(default_factory=dict)  # file -> size
+    # folder ("" or "<slug>/") -> {file: size}: grouped, so a build can take
+    # or replace one folder's files without going through 50,000 names.
+    outputs: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def files(self) -> dict[str, int]:
+        return {name: size for files in self.outputs.values() for name, size in files.items()}
+
+    def count(self) -> int:
+        return sum(len(files) for files in self.outputs.values())
 
 
 def load_index(state_dir: Path) -> Index | None:
@@ -85,7 +93,10 @@ def load_index(state_dir: Path) -> Index | None:
             due={str(k): _time(v) for k, v in raw["due"].items()},
             site_key=str(raw["site_key"]),
             feeds={str(k): str(v) for k, v in raw["feeds"].items()},
-            outputs={str(k): int(v) for k, v in raw["outputs"].items()},
+            outputs={
+                str(folder): {str(k): int(v) for k, v in files.items()}
+                for folder, files in raw["outputs"].items()
+            },
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
@@ -291,7 +302,7 @@ def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
             published.update(state.history.published)
             tombstones.update(state.history.tombstones)
     index = load_index(state_dir)
-    outputs = index.outputs if index else {}
+    outputs = index.files() if index else {}
     return BuildState(History(published, tombstones), outputs), "; ".join(warnings) or None
 
 
