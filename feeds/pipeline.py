@@ -488,13 +488,7 @@ def _render_site(site: Site, state: SiteState) -> dict[str, bytes]:
     )
     # Newest first by the UTC time of each story's last change, as strings
     # that sort like the times (see feeds.storybuild.link_fields).
-    order = sorted(
-        (
-            (raw["sort"] if "sort" in raw else _sort_key(raw), slug)
-            for slug, raw in state.links.items()
-        ),
-        reverse=True,
-    )
+    order = sorted(((raw["sort"], slug) for slug, raw in state.links.items()), reverse=True)
     newest = order[0][0] if order and order[0][0] else None
     updated = site_updated([_time(newest)] if newest else [], tombstones)
     feed = site_feed(site, updated, tombstones)
