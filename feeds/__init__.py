@@ -10,7 +10,7 @@ Library use::
 
 The pure build stage is ``feeds.build.build`` (``feeds.build`` is its module).
 Names are imported on first use, so that ``feeds build`` with nothing to do
-does not pay for the renderers (feedgen, lxml, markdown-it) it does not need.
+does not pay for the parser and renderers (Markdown, nh3) it does not need.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from importlib.metadata import version
+from pathlib import Path
 
+from . import __version__
 from .model import Feed, Site, Snapshot, Story, Tombstone, Update
 from .render import ARCHIVE_RENDERERS, RENDERERS
 from .render.assets import FEED_XSL, STYLE_CSS
@@ -38,12 +39,34 @@ from .timeutil import rfc3339
 # ("nothing has happened") and, unlike the clock, deterministic.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Part of every digest: a new release of feeds or feedgen may render the same
-# data differently, so it must not be mistaken for "unchanged".
-RENDER_VERSION = (
-    f"feeds {version('feeds')}; feedgen {version('feedgen')}; {sorted(RENDERERS)}; "
-    f"{hashlib.sha256((STYLE_CSS + FEED_XSL).encode()).hexdigest()[:12]}"
+
+def _render_version() -> str:
+    """What the output depends on besides the data: the code that writes it.
+
+    Part of every digest, so that another version of feeds (or a changed
+    renderer) is never mistaken for "unchanged": the digest of the modules
+    that turn a story into bytes, and of the stylesheets.
+    """
+    package = Path(__file__).parent
+    digest = hashlib.sha256(f"feeds {__version__}".encode())
+    for name in _RENDERING:
+        digest.update((package / name).read_bytes())
+    digest.update((STYLE_CSS + FEED_XSL).encode())
+    return f"feeds {__version__}; {digest.hexdigest()[:16]}"
+
+
+_RENDERING = (
+    "build.py",
+    "text.py",
+    "store/storyfile.py",
+    "store/headings.py",
+    "render/_text.py",
+    "render/rss.py",
+    "render/atom.py",
+    "render/jsonfeed.py",
+    "render/html.py",
 )
+RENDER_VERSION = _render_version()
 
 
 def _newest(times: Iterable[datetime | None]) -> datetime:

@@ -9,12 +9,10 @@ is the same bytes either way.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,6 +34,10 @@ def ordered_map(
     if len(items) < THRESHOLD or workers < 2:
         yield from map(function, items)
         return
+    # Imported here: most builds (one story changed) never start a pool.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     chunk = max(1, len(items) // (workers * 8))
     # Spawned, not forked: a forked worker would inherit the build lock's file
     # descriptor and, outliving a killed build, keep the next one waiting; and

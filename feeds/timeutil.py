@@ -9,7 +9,6 @@ explicit UTC offset says which instant is meant.
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -195,6 +194,8 @@ def rfc3339(dt: datetime) -> str:
 def rfc822(dt: datetime) -> str:
     """RFC 822 date with a four-digit year, independent of the locale."""
     require_aware(dt, "rfc822()")
+    import email.utils  # only here: the import costs more than most builds
+
     return email.utils.format_datetime(dt)
 
 
