@@ -152,6 +152,8 @@ def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None
     second = local.replace(tzinfo=tz, fold=1)
     off_first, off_second = first.utcoffset(), second.utcoffset()
     assert off_first is not None and off_second is not None
+    if offset is None and off_first == off_second:
+        return first  # neither skipped nor repeated (PEP 495: only then do both folds agree)
     stamp = local.strftime("%Y-%m-%d %H:%M")
     key = tz.key
     # A time in a gap does not survive a round trip through UTC.

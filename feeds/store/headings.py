@@ -55,9 +55,9 @@ def default_anchor(local: datetime, second_occurrence: bool = False) -> str:
     appended when given), so the same file always yields the same ids. On the
     night the clocks go back, the second 01:30 gets ``u20251102-0130-2``.
     """
-    anchor = local.strftime("u%Y%m%d-%H%M")
+    anchor = f"u{local.year:04d}{local.month:02d}{local.day:02d}-{local.hour:02d}{local.minute:02d}"
     if local.second:
-        anchor += local.strftime("%S")
+        anchor += f"{local.second:02d}"
     return anchor + "-2" if second_occurrence else anchor
 
 

@@ -24,6 +24,7 @@ import re
 import tomllib
 from bisect import bisect_right
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, cast
 
@@ -61,6 +62,7 @@ SUMMARY_CHARS = 300
 # heading, and silently merging it into the update above would lose an item.
 _DATE_OR_TIME = re.compile(r"^(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(?!\d))")
 _RAW_HEADING = re.compile(r"^ {0,3}#{1,6}(?P<space>[ \t]*)(?P<text>.*)$")
+_LOOKS_LIKE_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]*\d", re.MULTILINE)
 
 
 def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story | None:
@@ -276,9 +278,7 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     source = "\n".join(body)
     encoded = source.encode()
     # The tree's positions are byte offsets; lines are counted from them.
-    starts = [0]
-    for text in body:
-        starts.append(starts[-1] + len(text.encode()) + 1)
+    starts = [0, *accumulate(len(line) + 1 for line in encoded.split(b"\n"))]
     found: list[Heading] = []
     heading_lines: set[int] = set()
     blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
@@ -316,7 +316,12 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
                     f"update heading {content!r} must start with the full local date and time: "
                     "## YYYY-MM-DD HH:MM",
                 )
-    for index, text in enumerate(body):
+    # Lines that look like update headings but are not headings (found in the
+    # whole text at once: most lines do not start with a #).
+    line_starts = [0, *accumulate(len(line) + 1 for line in body)]
+    for candidate in _LOOKS_LIKE_HEADING.finditer(source):
+        index = bisect_right(line_starts, candidate.start()) - 1
+        text = body[index]
         m = _RAW_HEADING.match(text)
         if not m or index in heading_lines or not _DATE_OR_TIME.match(m["text"].strip()):
             continue
