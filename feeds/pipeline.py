@@ -290,23 +290,11 @@ def _build(
 
     # The site folder, from what the stories said of themselves.
     site_changed = everything or "" in broken or index.feeds.get("") != site_key
-    added = False
+    inserted: set[str] = set()
     for o in outcomes:
-        if site_state.links.get(o.slug) != o.link:
-            site_changed = True
-            added |= o.slug not in site_state.links
-            if o.link:
-                site_state.links[o.slug] = o.link
-            else:
-                del site_state.links[o.slug]
-        if site_state.tombstones.get(o.slug, []) != o.tombstones:
-            site_changed = True
-            added |= o.slug not in site_state.tombstones
-            if o.tombstones:
-                site_state.tombstones[o.slug] = o.tombstones
-            else:
-                del site_state.tombstones[o.slug]
-    if added:  # kept in slug order, so that the same inputs give the same bytes
+        site_changed |= _put(site_state.links, o.slug, o.link, inserted)
+        site_changed |= _put(site_state.tombstones, o.slug, o.tombstones, inserted)
+    if inserted:  # kept in slug order, so that the same inputs give the same bytes
         site_state.links = dict(sorted(site_state.links.items()))
         site_state.tombstones = dict(sorted(site_state.tombstones.items()))
     jobs_by_slug = {j.slug: j for j in jobs}
@@ -396,6 +384,19 @@ def _build(
     touched = {name.rpartition("/")[0] for name in result.written + result.removed}
     result.stories_changed = sorted(slug for slug in touched if slug)
     return result
+
+
+def _put(table: dict[str, Any], slug: str, value: Any, inserted: set[str]) -> bool:
+    """Set (or, if empty, remove) a story's entry; True if it changed."""
+    if table.get(slug) == (value or None):
+        return False
+    if not value:
+        del table[slug]
+    else:
+        if slug not in table:
+            inserted.add(slug)
+        table[slug] = value
+    return True
 
 
 def _prune(folders: set[Path], out_dir: Path, keep_out: bool) -> None:
