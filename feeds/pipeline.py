@@ -352,7 +352,7 @@ def _build(
         result.removed = remove_files(out_dir, stale)
     for o in outcomes:
         if o.state:
-            commit(Path(o.state[0]), Path(o.state[1]))
+            commit(Path(o.state[0]), Path(o.state[1]), durable=o.durable)
         elif o.drop_state:
             (state_dir / "stories" / f"{o.slug}.json").unlink(missing_ok=True)
     from .state import SITE_FILE, save_index

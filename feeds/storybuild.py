@@ -54,6 +54,7 @@ class StoryOutcome:
     warning: str | None = None
     staged: list[tuple[str, str]] = field(default_factory=list)  # (temporary, name in out/)
     state: tuple[str, str] | None = None  # staged (temporary, final) state file
+    durable: bool = True  # whether the state file must reach the disk (it replaces one)
     drop_state: bool = False  # removed, nothing left to announce: forget it
     outputs: dict[str, int] = field(default_factory=dict)
     key: str | None = None
@@ -172,6 +173,7 @@ def build_story(job: StoryJob) -> StoryOutcome:
             tmp = stage(final, state.encode(), 0o644, durable=had_state)
             if tmp is not None:
                 outcome.state = (str(tmp), str(final))
+                outcome.durable = had_state
     except OSError as exc:
         outcome.error = f"{exc.filename or job.out_dir}: cannot write ({exc.strerror})"
     return outcome
