@@ -42,21 +42,25 @@ def write_if_changed(path: Path, data: bytes, mode: int = 0o644, durable: bool =
     return True
 
 
-def stage(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> Path | None:
+def stage(
+    path: Path, data: bytes, mode: int = 0o644, durable: bool = True, new: bool = False
+) -> Path | None:
     """Write ``data`` to a temporary file beside ``path``, for :func:`commit`.
 
     None if ``path`` already holds exactly ``data``. With ``durable``, the
     bytes are on disk before the call returns (fsync); files that a build
-    can always make again skip it (see feeds.pipeline).
+    can always make again skip it (see feeds.pipeline). ``new``: the caller
+    knows that the folder exists and ``path`` does not (a first build).
     """
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(len(data) + 1) == data:
-                return None
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except IsADirectoryError:
-        pass  # os.replace will say so
+    if not new:
+        try:
+            with open(path, "rb") as fh:
+                if fh.read(len(data) + 1) == data:
+                    return None
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except IsADirectoryError:
+            pass  # os.replace will say so
     # A name no other process uses (pid) and no other file of this one (counter).
     tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_serial)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC

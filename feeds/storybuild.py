@@ -150,12 +150,14 @@ def build_story(job: StoryJob) -> StoryOutcome:
                 outcome.outputs = {name: job.previous_outputs[name] for name in names}
             else:
                 outcome.rendered = True
+                # A story's first build: one mkdir, and no old file to compare.
+                new = not job.previous_outputs and _made(job.out_dir / job.slug)
                 for name, data in folder.render().items():
                     # Output files are not fsynced one by one: the next build
                     # checks every file's size against index.json and renders
                     # again whatever a crash lost (see feeds.pipeline).
                     target = job.out_dir.joinpath(*safe_relative(name).parts)
-                    tmp = stage(target, data, durable=False)
+                    tmp = stage(target, data, durable=False, new=new)
                     if tmp is not None:
                         outcome.staged.append((str(tmp), name))
                     outcome.outputs[name] = len(data)
@@ -188,6 +190,15 @@ def _next_event(
     if embargo is not None:
         events.append(embargo)
     return min(events, default=None)
+
+
+def _made(folder: Path) -> bool:
+    """Create ``folder``; False if it was already there."""
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return False
+    return True
 
 
 def _intact(out_dir: Path, names: list[str], outputs: dict[str, int]) -> bool:
