@@ -227,7 +227,7 @@ def main() -> None:
     problems = []
 
     def rendered(output: str) -> int:
-        m = re.search(r"^(\d+) feed folders rendered$", output, re.M)
+        m = re.search(r"^(\d+) feed folders? rendered$", output, re.M)
         return int(m[1]) if m else -1
 
     for _ in range(cold_repeats):

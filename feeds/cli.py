@@ -246,7 +246,8 @@ def _report(result: BuildResult, out_dir: Path, *, verbose: bool, quiet: bool) -
             click.echo("the previous build was interrupted: every feed was checked and repaired")
         if result.next_due:
             click.echo(f"held back until {rfc3339(result.next_due)}: updates dated in the future")
-        click.echo(f"{len(result.rendered)} feed folders rendered")
+        n = len(result.rendered)
+        click.echo(f"{n} feed folder{'' if n == 1 else 's'} rendered")
     if result.changed or verbose:
         click.echo(result.summary())
 

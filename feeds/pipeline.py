@@ -168,14 +168,10 @@ def _idle(
     return index.next_event is None or now < index.next_event  # an event is due
 
 
-def _site_key(data_dir: Path) -> str:
+def _site_key(raw: bytes) -> str:
     """site.toml and the renderers: when either changes, every folder is rendered again."""
     from .build import RENDER_VERSION
 
-    try:
-        raw = (data_dir / "site.toml").read_bytes()
-    except OSError:
-        raw = b""
     return hashlib.sha256(RENDER_VERSION.encode() + b"\0" + raw).hexdigest()
 
 
@@ -201,7 +197,7 @@ def _build(
 
     out_existed = out_dir.exists()
     store = FileStore(data_dir)
-    site = store.load_site()
+    site, site_raw = store.read_site()  # once: the key must be of what was used
     names, problems = store.story_names(listing)
     result = BuildResult(now=now)
     index = previous or Index()
@@ -217,7 +213,7 @@ def _build(
         if marker.exists():
             result.repaired = True
             force = True
-    site_key = _site_key(data_dir)
+    site_key = _site_key(site_raw)
     legacy = load_legacy_history(state_dir)
     legacy_parts = split_history(legacy) if legacy is not None else None
     # Everything again: forced, a new site.toml or renderer, no usable state.
@@ -298,8 +294,17 @@ def _build(
         site_state.links = dict(sorted(site_state.links.items()))
         site_state.tombstones = dict(sorted(site_state.tombstones.items()))
     jobs_by_slug = {j.slug: j for j in jobs}
+    lost: list[tuple[str, str]] = []
     items = _site_items(
-        site.items_per_feed, site_state, outcomes, fresh_top, present, jobs_by_slug, job, state_dir
+        site.items_per_feed,
+        site_state,
+        outcomes,
+        fresh_top,
+        present,
+        jobs_by_slug,
+        job,
+        state_dir,
+        lost,
     )
     if items != site_state.items:
         site_changed = True
@@ -309,7 +314,13 @@ def _build(
         site_files = _render_site(site, site_state)
 
     # Publish: staged story files into place, then the site's, then the state.
-    new = Index(sources=sources, site_key=site_key, feeds=dict(index.feeds), due=dict(index.due))
+    new = Index(
+        sources=sources,
+        site_key=site_key,
+        feeds=dict(index.feeds),
+        due=dict(index.due),
+        embargo=dict(index.embargo),
+    )
     new.outputs = dict(index.outputs)
     staged = [pair for o in outcomes for pair in o.staged]
     if staged or site_files or outcomes:
@@ -327,10 +338,11 @@ def _build(
             new.feeds[prefix] = o.key
         else:
             new.feeds.pop(prefix, None)
-        if o.due:
-            new.due[o.slug] = o.due
-        else:
-            new.due.pop(o.slug, None)
+        for table, when in ((new.due, o.due), (new.embargo, o.embargo)):
+            if when:
+                table[o.slug] = when
+            else:
+                table.pop(o.slug, None)
         if o.rendered:
             result.rendered.append(prefix)
     if site_files:
@@ -341,6 +353,11 @@ def _build(
     if site_files:
         new.outputs[""] = {name: len(data) for name, data in site_files.items()}
     new.feeds[""] = site_key
+    for slug, why in lost:
+        new.due[slug] = now  # so that the next build reads it whole
+        result.warnings.append(
+            f"{why}; the next build reads {slug} again and starts its state afresh"
+        )
     stale = sorted(
         name
         for folder, files in index.outputs.items()
@@ -363,10 +380,12 @@ def _build(
     save_index(state_dir, new)
     if legacy is not None:
         (state_dir / "state.json").unlink(missing_ok=True)
+    if everything:
+        _forget_parse_cache(state_dir)
     if marker.exists():
         os.unlink(marker)
     staging.unlink(missing_ok=True)
-    result.next_due = new.next_event
+    result.next_due = min(new.embargo.values(), default=None)
     result.unchanged = new.count() - len(result.written)
 
     hub = site.websub_hub
@@ -384,6 +403,15 @@ def _build(
     touched = {name.rpartition("/")[0] for name in result.written + result.removed}
     result.stories_changed = sorted(slug for slug in touched if slug)
     return result
+
+
+def _forget_parse_cache(state_dir: Path) -> None:
+    """Remove the parsed-story pickles that earlier versions kept in ``cache/``."""
+    cache = state_dir / "cache"
+    for pickled in cache.glob("*.pickle"):
+        pickled.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        cache.rmdir()
 
 
 def _put(table: dict[str, Any], slug: str, value: Any, inserted: set[str]) -> bool:
@@ -422,8 +450,12 @@ def _site_items(
     jobs: dict[str, StoryJob],
     job: Callable[[str], StoryJob],
     state_dir: Path,
+    lost: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """The site-wide feeds' items: the newest ``n`` updates of all stories.
+
+    Stories whose state was needed and could not be read are added to ``lost``
+    (slug, why).
 
     The last build's items are kept for the stories that did not change; the
     changed stories' newest updates compete with them. That is exact unless
@@ -448,9 +480,16 @@ def _site_items(
         # Or no usable site.pickle: ask every story that was not processed.
         candidates = list(fresh_top)
         for slug in sorted(set(present) - processed):
-            state, _ = load_story_state(state_dir, slug)
+            state, warning = load_story_state(state_dir, slug)
             if state is not None:
                 candidates += [(tuple(k), slug) for k in state.keys]
+                continue
+            # Its state is lost: read the story itself (as it was built, with
+            # no history: ids and times come from the file), and have the
+            # next build process it whole, which writes its state again.
+            lost.append((slug, warning or f"{state_dir / 'stories' / slug}.json: missing"))
+            story = visible_story(job(slug)).story
+            candidates += [(sort_key(u), slug) for u in story.updates[:n]] if story else []
         top = sorted(candidates, reverse=True)[:n]
     items: list[dict[str, Any]] = []
     fresh: dict[tuple[str, str], dict[str, Any]] = {}

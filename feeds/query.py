@@ -100,6 +100,11 @@ def to_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
 
 
+# A build only notices output whose size changed (or that is missing); an
+# edit that kept the size needs --force.
+_OUT_OF_DATE = "out of date: run feeds build (feeds build --force if it says nothing changed)"
+
+
 def check_output(view: View, out_dir: Path) -> list[Problem]:
     """Compare ``out_dir`` with what a build would write now, without writing."""
     problems: list[Problem] = []
@@ -119,7 +124,7 @@ def check_output(view: View, out_dir: Path) -> list[Problem]:
         if actual == data:
             continue
         if not name.endswith((".xml", ".opml", ".xsl")):
-            problems.append(Problem(path, None, "out of date: run feeds build"))
+            problems.append(Problem(path, None, _OUT_OF_DATE))
             continue
         try:
             etree.fromstring(actual)
@@ -128,7 +133,7 @@ def check_output(view: View, out_dir: Path) -> list[Problem]:
                 Problem(path, exc.lineno, f"not well-formed XML ({exc.msg}); run feeds build")
             )
             continue
-        problems.append(Problem(path, None, "out of date: run feeds build"))
+        problems.append(Problem(path, None, _OUT_OF_DATE))
     for name in sorted(view.outputs - set(expected)):
         if (out_dir / name).exists():
             problems.append(

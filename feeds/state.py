@@ -17,7 +17,7 @@ build that changes one story reads and writes only that story's part:
     serialised, so a one-story change re-uses the other stories' bytes.
 ``index.json``
     what a build needs to see that there is nothing to do without reading any
-    story: the size, mtime and inode of every store file when it was last
+    story: the mtime, size and inode of every store file when it was last
     built (``sources``), when something next becomes due (``next_event``, and
     per story in ``due``), a digest of site.toml and the renderers
     (``site_key``), the digest of what was last rendered in each feed folder
@@ -69,6 +69,7 @@ class Index:
     sources: dict[str, Stat] = field(default_factory=dict)
     next_event: datetime | None = None
     due: dict[str, datetime] = field(default_factory=dict)  # slug -> its next event
+    embargo: dict[str, datetime] = field(default_factory=dict)  # slug -> next held-back update
     site_key: str = ""
     feeds: dict[str, str] = field(default_factory=dict)  # folder -> digest
     # folder ("" or "<slug>/") -> {file: size}: grouped, so a build can take
@@ -97,8 +98,9 @@ def load_index(state_dir: Path) -> Index | None:
                 str(folder): {str(k): int(v) for k, v in files.items()}
                 for folder, files in raw["outputs"].items()
             },
+            embargo={str(k): _time(v) for k, v in raw["embargo"].items()},
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+    except Exception:  # unreadable in any way (even too deeply nested): build everything
         return None
 
 
@@ -108,6 +110,7 @@ def encode_index(index: Index) -> bytes:
         "sources": {k: list(v) for k, v in index.sources.items()},
         "next_event": rfc3339(index.next_event) if index.next_event else None,
         "due": {k: rfc3339(v) for k, v in sorted(index.due.items())},
+        "embargo": {k: rfc3339(v) for k, v in sorted(index.embargo.items())},
         "site_key": index.site_key,
         "feeds": index.feeds,
         "outputs": index.outputs,
@@ -243,9 +246,7 @@ def load_site_state(state_dir: Path) -> SiteState:
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             return SiteState()
         return SiteState(dict(raw["links"]), dict(raw["tombstones"]), list(raw["items"]), True)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError):
-        return SiteState()
-    except (AttributeError, ImportError, IndexError):
+    except Exception:  # a cache: whatever is wrong with it, build without it
         return SiteState()
 
 

@@ -64,6 +64,7 @@ class StoryOutcome:
     tombstones: list[dict[str, str]] = field(default_factory=list)
     due: datetime | None = None  # its next event: an embargo ends, a tombstone expires
     story: Story | None = None  # the reconciled story, if the job said keep
+    embargo: datetime | None = None  # its earliest held-back update
 
 
 def link_fields(story: Story) -> dict[str, Any]:
@@ -100,6 +101,12 @@ def visible_story(job: StoryJob) -> Visible:
     if history is None:
         previous, warning = load_story_state(job.state_dir, job.slug)
         history = previous.history if previous else History.empty()
+        if previous is None and warning is None and job.previous_key is not None:
+            warning = (
+                f"{story_state_path(job.state_dir, job.slug)}: missing; starting this story "
+                "afresh: edit times and tombstones recorded there are lost, ids and published "
+                "times are not"
+            )
     story = None
     if job.path is not None:
         problems: list[Problem] = []
@@ -137,6 +144,7 @@ def build_story(job: StoryJob) -> StoryOutcome:
     )
     outcome.tombstones = [tombstone_fields(t) for t in tombstones]
     outcome.due = _next_event(job, visible.next_due, tombstones)
+    outcome.embargo = visible.next_due
     try:
         if story is not None:
             folder = story_folder(job.site, story, tombstones)

@@ -384,7 +384,7 @@ def test_check(store: Path, tmp_path: Path) -> None:
     stale = feeds(store, "check", "--out", str(out))
     assert stale.exit_code == 1
     assert "storm/atom.xml:1: not well-formed XML" in stale.output
-    assert "storm/rss.xml: out of date: run feeds build" in stale.output
+    assert "storm/rss.xml: out of date: run feeds build (feeds build --force if" in stale.output
     assert "storm/index.html: out of date: run feeds build" in stale.output  # not "XML"
     assert snapshot_tree(tmp_path) == before  # check writes nothing
 

@@ -125,3 +125,40 @@ def test_a_lost_site_cache_costs_a_full_build_not_stories(
     assert "" in check(root, tmp_path, NOW + timedelta(hours=1))  # every story read again
     index = (tmp_path / "out" / "index.html").read_text()
     assert 'href="a/"' in index and 'href="b/"' in index
+
+
+def test_a_lost_story_state_keeps_its_updates_in_the_site_feeds(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    # The site's newest item is retracted, so the site-wide feeds are made
+    # again from every story's state; b's is gone.
+    root = make_store(
+        site=SITE_TOML + "items_per_feed = 3\n",
+        a=story(body="\n\n".join(heading(1, h, f"a{h}") for h in (10, 9, 8))),
+        b=story(body=heading(1, 7, "b7")),
+    )
+    check(root, tmp_path, NOW)
+    (tmp_path / "state" / "stories" / "b.json").unlink()
+    path = root / "a.md"
+    path.write_text(path.read_text().replace("{#a10}", '{#a10 retracted="2024-06-02 00:00"}'))
+    result = run_build(root, tmp_path / "out", tmp_path / "state", clock=lambda: NOW)
+    assert any("b.json: missing" in w for w in result.warnings)
+    assert "b7" in (tmp_path / "out" / "rss.xml").read_text()
+    # The next build reads b again and writes its state anew.
+    check(root, tmp_path, NOW + timedelta(minutes=1))
+    assert (tmp_path / "state" / "stories" / "b.json").exists()
+
+
+def test_any_damage_to_the_site_cache_means_a_full_build(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body=heading(1, 9, "a9")))
+    check(root, tmp_path, NOW)
+    # Pickle opcodes that ask for more bytes than exist, or than fit in memory.
+    for garbage in (
+        b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff",
+        b"\x8e\x00\x00\x00\x00\x00\x00\x00\x40",
+    ):
+        (tmp_path / "state" / "site.pickle").write_bytes(garbage)
+        (root / "a.md").write_text((root / "a.md").read_text() + "\nMore.\n")
+        assert "" in check(root, tmp_path, NOW + timedelta(hours=1))

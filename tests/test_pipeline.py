@@ -313,3 +313,19 @@ def test_a_withdrawn_updates_permalink_still_lands_somewhere(
     assert '<li id="x">Withdrawn <time datetime="2024-06-02T01:00:00Z">' in page
     assert "Not confirmed." in page
     assert '<li class="update" id="x">' not in page
+
+
+def test_verbose_names_only_real_embargoes(make_store: StoreFactory, tmp_path: Path) -> None:
+    root = make_store(
+        s=story(body="## 2024-06-01 10:00 {#x}\n\nFirst.\n\n## 2024-06-01 09:00\n\nx")
+    )
+    runner = CliRunner()
+    args = ["build", "-v", "--data", str(root), "--out", str(tmp_path / "out")]
+    args += ["--state", str(tmp_path / "state"), "--now", "2024-06-02T00:00:00Z"]
+    assert runner.invoke(cli, args).exit_code == 0
+    (root / "s.md").write_text((root / "s.md").read_text().replace("{#x}", "{#x retracted}"))
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0 and "held back" not in result.output  # a tombstone, not an embargo
+    assert "2 feed folders rendered" in result.output
+    (root / "s.md").write_text((root / "s.md").read_text() + "\n## 2024-06-03 10:00\n\nLater.\n")
+    assert "held back until 2024-06-03T09:00:00Z" in runner.invoke(cli, args).output

@@ -93,6 +93,10 @@ class FileStore:
 
     def load_site(self) -> Site:
         """Only ``site.toml``: for commands that need the settings, not the stories."""
+        return self.read_site()[0]
+
+    def read_site(self) -> tuple[Site, bytes]:
+        """:meth:`load_site`, and the bytes it was read from (read once)."""
         problems: list[Problem] = []
         site_path = self.root / SITE_FILE
         if not self.root.is_dir():
@@ -101,9 +105,9 @@ class FileStore:
             )
         site_raw = _read(site_path, problems)
         site = load_site(site_path, site_raw, problems) if site_raw is not None else None
-        if site is None:
+        if site is None or site_raw is None:
             raise StoreError(problems)
-        return site
+        return site, site_raw
 
     def load(self) -> Snapshot:
         """Read and validate everything; raise StoreError listing every problem."""
