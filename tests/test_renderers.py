@@ -157,3 +157,48 @@ JSON = st.recursive(
 @given(JSON)
 def test_dump_is_json_dumps(value: object) -> None:
     assert dump(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+# Lines that open, continue or close every kind of block, to shuffle.
+BLOCK_LINES = st.sampled_from(
+    [
+        "",
+        "text",
+        "## 2024-06-01 10:00",
+        "# 10:00",
+        "##x",
+        "   ## y",
+        "    code",
+        "```",
+        "~~~",
+        "> quote",
+        "- item",
+        "1. item",
+        "  - nested",
+        "<div>",
+        "</div>",
+        "<!-- c",
+        "-->",
+        "---",
+        "===",
+        "| a | b |",
+        "|---|---|",
+        "[ref]: https://example.org",
+        "*emph* `code` <b>x</b>",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(BLOCK_LINES, max_size=25))
+def test_the_structure_parser_sees_the_blocks_the_full_parser_sees(lines: list[str]) -> None:
+    from feeds.text import MARKDOWN, STRUCTURE
+
+    def blocks(md, text):  # type: ignore[no-untyped-def]
+        return [
+            (node.name, node.srcmap, node.meta if node.name != "paragraph" else None)
+            for node in md.tree(text).children
+        ]
+
+    text = "\n".join(lines)
+    assert blocks(STRUCTURE, text) == blocks(MARKDOWN, text)

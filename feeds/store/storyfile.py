@@ -38,7 +38,7 @@ from ..model import (
     story_feed_id,
     update_id,
 )
-from ..text import MARKDOWN, derived_title, excerpt, markdown_to_html, plain_text
+from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_text
 from ..timeutil import TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
@@ -282,7 +282,7 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
     found: list[Heading] = []
     heading_lines: set[int] = set()
     blocks: list[tuple[int, int, bool, str]] = []  # start, end, closed, what
-    for node in MARKDOWN.tree(source).children:  # top level only
+    for node in STRUCTURE.tree(source).children:  # top level only
         begin, end = node.srcmap or (0, 0)
         first = bisect_right(starts, begin) - 1
         if node.name in ("fence", "code_block", "html_block"):
