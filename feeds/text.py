@@ -31,8 +31,19 @@ MARKDOWN = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(["table", "stri
 # Only the block structure, for finding update headings in a whole story file:
 # the inline rules are not needed there and cost a third of the parse.
 STRUCTURE = markdown_it_pyrs.MarkdownIt("zero").enable_many(
-    ["blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph"]
-    + ["reference", "html_block", "table"]
+    [
+        "blockquote",
+        "code",
+        "fence",
+        "heading",
+        "hr",
+        "lheading",
+        "list",
+        "paragraph",
+        "reference",
+        "html_block",
+        "table",
+    ]
 )
 # The same as MARKDOWN, marking the elements Markdown made (data-sourcepos, which the
 # sanitiser then drops), to tell its headings from headings in raw HTML.

@@ -133,13 +133,20 @@ def _follow(prefix: str = "") -> str:
     return f'<p class="follow">Follow in a feed reader: {links}</p>'
 
 
-def _update(update: Update, tz: ZoneInfo) -> list[str]:
+def _clock(local: datetime) -> str:
+    """ "02:30" (strftime is slower, and follows the locale for other fields)."""
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
+def _update(update: Update, tz: ZoneInfo, published: str) -> list[str]:
+    """An update's element; ``published`` is its time in RFC 3339, made once per page."""
     local = update.published.astimezone(tz)
     edited = update.updated.astimezone(UTC) != update.published.astimezone(UTC)
+    anchor = _e(update.anchor)
     lines = [
-        f'<li class="update" id="{_e(update.anchor)}">',
-        f'<p class="when"><a href="#{_e(update.anchor)}" title="Permalink">'
-        f'<time datetime="{rfc3339(update.published)}">{local:%H:%M}</time></a> '
+        f'<li class="update" id="{anchor}">',
+        f'<p class="when"><a href="#{anchor}" title="Permalink">'
+        f'<time datetime="{published}">{_clock(local)}</time></a> '
         f'<span class="date">{_date(local)}, {_zone_label(local)}</span></p>',
     ]
     if not update.title_is_derived:
@@ -152,7 +159,7 @@ def _update(update: Update, tz: ZoneInfo) -> list[str]:
         changed = update.updated.astimezone(tz)
         footer.append(
             f'<span class="edited">Updated <time datetime="{rfc3339(update.updated)}">'
-            f"{changed:%H:%M}, {_date(changed)}</time></span>"
+            f"{_clock(changed)}, {_date(changed)}</time></span>"
         )
     if footer:
         lines.append(f'<p class="meta">{" · ".join(footer)}</p>')
@@ -182,13 +189,14 @@ def render_story_page(page: StoryPage) -> bytes:
         ld["coverageStartTime"] = rfc3339(started)
     if story.status == "ended" and updates:
         ld["coverageEndTime"] = rfc3339(updates[0].published)
+    published = {u.id: rfc3339(u.published) for u in updates}
     ld["liveBlogUpdate"] = [
         {
             "@type": "BlogPosting",
             "@id": u.id,
             "headline": u.title,
             "url": u.url,
-            "datePublished": rfc3339(u.published),
+            "datePublished": published[u.id],
             "dateModified": rfc3339(u.updated),
             "articleBody": (u.plain or plain_text(u.html)) or u.title,
             "author": [_person_ld(p) for p in u.authors],
@@ -227,7 +235,7 @@ def render_story_page(page: StoryPage) -> bytes:
     if updates:
         lines.append('<ol class="updates" reversed aria-label="Updates, newest first">')
         for update in updates:
-            lines += _update(update, tz)
+            lines += _update(update, tz, published[update.id])
         lines.append("</ol>")
     else:
         lines.append('<p class="empty">No updates yet.</p>')
