@@ -109,13 +109,6 @@ def safe_relative(name: str) -> PurePosixPath:
     return rel
 
 
-def prepare_folders(out_dir: Path, prefixes: list[str]) -> None:
-    """Create the output folders ("" or "<slug>/") before anything is written."""
-    _make_folders(
-        sorted({out_dir.joinpath(*safe_relative(p).parts) if p else out_dir for p in prefixes})
-    )
-
-
 def _make_folders(folders: list[Path]) -> None:
     for folder in folders:
         try:

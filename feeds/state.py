@@ -307,9 +307,5 @@ def load_state(state_dir: Path) -> tuple[BuildState, str | None]:
     return BuildState(History(published, tombstones), outputs), "; ".join(warnings) or None
 
 
-def save_site_state(state_dir: Path, site: SiteState) -> bool:
-    return write_if_changed(state_dir / SITE_FILE, site.encode())
-
-
 def save_index(state_dir: Path, index: Index) -> bool:
     return write_if_changed(state_dir / INDEX_FILE, encode_index(index))

@@ -24,7 +24,7 @@ from .model import Site, Story, Tombstone
 from .publish import safe_relative, stage
 from .render.html import StoryLink, story_item, story_outline
 from .state import StoryState, load_story_state, story_state_path, tombstone_fields
-from .store.files import _read
+from .store.files import read_store_file
 from .store.problems import Problems
 from .store.storyfile import parse_story
 from .timeutil import rfc3339
@@ -110,7 +110,7 @@ def visible_story(job: StoryJob) -> Visible:
     story = None
     if job.path is not None:
         problems: list[Problem] = []
-        raw = _read(job.path, problems)
+        raw = read_store_file(job.path, problems)
         if raw is None:
             return Visible(None, problems, history, None, warning)
         found = Problems(job.path)

@@ -103,7 +103,7 @@ class FileStore:
             raise StoreError(
                 [Problem(self.root, None, "no such folder; pass --data DIR or create it")]
             )
-        site_raw = _read(site_path, problems)
+        site_raw = read_store_file(site_path, problems)
         site = load_site(site_path, site_raw, problems) if site_raw is not None else None
         if site is None or site_raw is None:
             raise StoreError(problems)
@@ -117,7 +117,7 @@ class FileStore:
         to_parse: list[tuple[Path, bytes, Site]] = []
         for path in paths:
             read_problems: list[Problem] = []
-            raw = _read(path, read_problems)
+            raw = read_store_file(path, read_problems)
             problems.extend(read_problems)
             if raw is not None:
                 to_parse.append((path, raw, site))
@@ -142,7 +142,7 @@ def _parse(job: tuple[Path, bytes, Site]) -> tuple[Story | None, list[Problem]]:
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
-def _read(path: Path, problems: list[Problem]) -> bytes | None:
+def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
