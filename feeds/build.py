@@ -47,8 +47,19 @@ def _render_version() -> str:
     renderer) is never mistaken for "unchanged": the digest of the modules
     that turn a story into bytes, and of the stylesheets.
     """
+    import markdown_it_pyrs
+    import nh3
+    import tzdata
+
     package = Path(__file__).parent
-    digest = hashlib.sha256(f"feeds {__version__}".encode())
+    # The libraries whose output goes into every file: Markdown, the sanitiser
+    # and the zone rules. (markdown-it-py only reduces titles to plain text,
+    # and importing its metadata would cost more than most builds.)
+    libraries = (
+        f"markdown-it-pyrs {markdown_it_pyrs.__version__}; nh3 {getattr(nh3, '__version__', '')}; "
+        f"tzdata {tzdata.IANA_VERSION}"
+    )
+    digest = hashlib.sha256(f"feeds {__version__}; {libraries}".encode())
     for name in _RENDERING:
         try:
             digest.update((package / name).read_bytes())
@@ -60,7 +71,14 @@ def _render_version() -> str:
 
 _RENDERING = (
     "build.py",
+    "model.py",
+    "history.py",
+    "storybuild.py",
+    "pipeline.py",
     "text.py",
+    "timeutil.py",
+    "store/people.py",
+    "render/__init__.py",
     "store/storyfile.py",
     "store/headings.py",
     "render/_text.py",

@@ -69,8 +69,11 @@ class StoryReconciled:
     story: Story | None  # with only its published updates; None if it was removed
     published: dict[str, UpdateRecord]
     tombstones: dict[str, Tombstone]  # kept ones, unordered
-    next_due: datetime | None
+    next_due: datetime | None  # its earliest held-back update
     problems: list[Problem]
+    # The earliest moment its output changes by itself, but for tombstones
+    # expiring: an update or its ``created`` falling due, a retraction's time.
+    next_change: datetime | None = None
 
     @property
     def history(self) -> History:
@@ -82,12 +85,15 @@ def reconcile_story(
     history: History,
     now: datetime,
     tombstone_days: int,
+    history_complete: bool = False,
 ) -> StoryReconciled:
     """:func:`reconcile` for one story and the part of the history that is its own.
 
     Update ids contain the story's slug, so stories never share records, and a
     build can reconcile only the stories that changed. ``story`` is None when
     its file is gone: everything it published becomes a tombstone.
+    ``history_complete``: the history is this story's own, as recorded (not
+    lost), so a retracted update that is not in it never went out.
     """
     require_aware(now, "now")
     now_utc = now.astimezone(UTC)
@@ -96,6 +102,7 @@ def reconcile_story(
     problems: list[Problem] = []
     next_due: datetime | None = None
     result: Story | None = None
+    changes: list[datetime] = []  # future moments its output changes at
 
     if story is not None:
         # Times from the clock or the history are shown in the story's zone,
@@ -109,10 +116,15 @@ def reconcile_story(
                 # withdrawn while still held back.
                 old = history.tombstones.get(update.id)
                 was_out = update.id in history.published or old is not None
-                if was_out or update.published.astimezone(UTC) <= now_utc:
+                is_due = update.published.astimezone(UTC) <= now_utc
+                if was_out or (is_due and not history_complete):
                     when = update.retracted_at or (old.when if old else now)
                     if when.astimezone(UTC) > now_utc:
-                        when = now  # no date in a feed is later than the clock
+                        # No date in a feed is later than the clock: until
+                        # then, the time it was first seen withdrawn.
+                        when = old.when if old and old.when.astimezone(UTC) <= now_utc else now
+                        if update.retracted_at is not None:
+                            changes.append(update.retracted_at.astimezone(UTC))
                     tombstones[update.id] = Tombstone(
                         update.id, story.slug, update.url, when, update.retraction_note
                     )
@@ -149,6 +161,7 @@ def reconcile_story(
             visible.append(update if same else replace(update, updated=updated))
         created = story.created
         if created is not None and created.astimezone(UTC) > now_utc:
+            changes.append(created.astimezone(UTC))
             created = None  # no feed date may be later than the clock
         result = replace(story, updates=tuple(visible), created=created)
 
@@ -165,7 +178,11 @@ def reconcile_story(
             tombstones[update_id] = old
     keep_after = now_utc - timedelta(days=tombstone_days)
     tombstones = {k: t for k, t in tombstones.items() if t.when.astimezone(UTC) > keep_after}
-    return StoryReconciled(result, published, tombstones, next_due, problems)
+    if next_due is not None:
+        changes.append(next_due)
+    return StoryReconciled(
+        result, published, tombstones, next_due, problems, min(changes, default=None)
+    )
 
 
 def split_history(history: History) -> dict[str, History]:
@@ -194,7 +211,13 @@ def reconcile(
     stories: list[Story] = []
     present = {story.slug for story in snapshot.stories}
     results = [
-        reconcile_story(story, parts.get(story.slug, History.empty()), now, tombstone_days)
+        reconcile_story(
+            story,
+            parts.get(story.slug, History.empty()),
+            now,
+            tombstone_days,
+            history_complete=story.slug in parts,
+        )
         for story in snapshot.stories
     ] + [
         reconcile_story(None, part, now, tombstone_days)

@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import heapq
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -107,6 +108,7 @@ def run_build(
     state_dir = state_dir or default_state_dir(data_dir)
     with build_lock(state_dir, wait):
         now = require_aware(clock(), "clock()")
+        scanned_at = time.time_ns()
         try:
             listing = list(os.scandir(data_dir))
         except OSError:
@@ -118,7 +120,17 @@ def run_build(
             assert index is not None
             return BuildResult(now=now, unchanged=index.count())
         return _build(
-            data_dir, out_dir, state_dir, now, listing, sources, index, broken, force, progress
+            data_dir,
+            out_dir,
+            state_dir,
+            now,
+            listing,
+            sources,
+            scanned_at,
+            index,
+            broken,
+            force,
+            progress,
         )
 
 
@@ -136,6 +148,20 @@ def source_stats(listing: list[os.DirEntry[str]]) -> dict[str, Stat]:
                 continue
             stats[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
     return stats
+
+
+# A file changed within this long before the store was listed may change
+# again within the same tick of its file system's clock, keeping its mtime
+# (and, if its size too, hiding the change): its stat is not recorded, so the
+# next build reads it again.
+RACY_NS = 2_000_000_000
+
+
+def _trusted(sources: dict[str, Stat], scanned_at: int) -> dict[str, Stat]:
+    return {
+        name: (-1, size, ino) if mtime >= scanned_at - RACY_NS else (mtime, size, ino)
+        for name, (mtime, size, ino) in sources.items()
+    }
 
 
 def _broken_folders(index: Index | None, out_dir: Path) -> set[str]:
@@ -182,6 +208,7 @@ def _build(
     now: datetime,
     listing: list[os.DirEntry[str]],
     sources: dict[str, Stat],
+    scanned_at: int,
     previous: Index | None,
     broken: set[str],
     force: bool,
@@ -216,8 +243,10 @@ def _build(
     site_key = _site_key(site_raw)
     legacy = load_legacy_history(state_dir)
     legacy_parts = split_history(legacy) if legacy is not None else None
-    # Everything again: forced, a new site.toml or renderer, no usable state.
+    # Everything again: forced, a new site.toml or renderer, no usable state, or
+    # a clock that went back (what was published may now be in the future).
     everything = force or previous is None or index.site_key != site_key or legacy is not None
+    everything = everything or (index.built_at is not None and now < index.built_at)
     site_state = SiteState() if everything else load_site_state(state_dir)
     everything = everything or not site_state.complete
 
@@ -315,11 +344,12 @@ def _build(
 
     # Publish: staged story files into place, then the site's, then the state.
     new = Index(
-        sources=sources,
+        sources=_trusted(sources, scanned_at),
         site_key=site_key,
         feeds=dict(index.feeds),
         due=dict(index.due),
         embargo=dict(index.embargo),
+        built_at=now,
     )
     new.outputs = dict(index.outputs)
     staged = [pair for o in outcomes for pair in o.staged]
@@ -374,7 +404,11 @@ def _build(
             (state_dir / "stories" / f"{o.slug}.json").unlink(missing_ok=True)
     from .state import SITE_FILE, save_index
 
-    if site_changed or not (state_dir / SITE_FILE).exists():
+    if not site_state.complete:
+        # The site's items could not all be made (a story changed while it
+        # was read): this cache is not to be trusted, the next build makes it.
+        (state_dir / SITE_FILE).unlink(missing_ok=True)
+    elif site_changed or not (state_dir / SITE_FILE).exists():
         write_if_changed(state_dir / SITE_FILE, site_state.encode())
     new.next_event = min(new.due.values(), default=None)
     save_index(state_dir, new)
@@ -513,6 +547,8 @@ def _site_items(
         entry = kept.get(key) or fresh.get(key)
         if entry is not None:
             items.append(entry)
+    # Complete unless a story said it had an update it no longer shows.
+    site_state.complete = len(items) == len(top)
     return items
 
 

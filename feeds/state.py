@@ -70,6 +70,7 @@ class Index:
     next_event: datetime | None = None
     due: dict[str, datetime] = field(default_factory=dict)  # slug -> its next event
     embargo: dict[str, datetime] = field(default_factory=dict)  # slug -> next held-back update
+    built_at: datetime | None = None  # the clock of the last build
     site_key: str = ""
     feeds: dict[str, str] = field(default_factory=dict)  # folder -> digest
     # folder ("" or "<slug>/") -> {file: size}: grouped, so a build can take
@@ -99,6 +100,7 @@ def load_index(state_dir: Path) -> Index | None:
                 for folder, files in raw["outputs"].items()
             },
             embargo={str(k): _time(v) for k, v in raw["embargo"].items()},
+            built_at=_time(raw["built_at"]) if raw["built_at"] else None,
         )
     except Exception:  # unreadable in any way (even too deeply nested): build everything
         return None
@@ -111,6 +113,7 @@ def encode_index(index: Index) -> bytes:
         "next_event": rfc3339(index.next_event) if index.next_event else None,
         "due": {k: rfc3339(v) for k, v in sorted(index.due.items())},
         "embargo": {k: rfc3339(v) for k, v in sorted(index.embargo.items())},
+        "built_at": rfc3339(index.built_at) if index.built_at else None,
         "site_key": index.site_key,
         "feeds": index.feeds,
         "outputs": index.outputs,

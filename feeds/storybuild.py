@@ -11,6 +11,7 @@ and streams the results; each holds one story at a time, not the store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -92,15 +93,18 @@ class Visible:
     history: History  # to record for it
     next_due: datetime | None  # its earliest held-back update
     warning: str | None
+    next_change: datetime | None = None  # when its output next changes by itself
 
 
 def visible_story(job: StoryJob) -> Visible:
     """The story as this build publishes it (parsed, reconciled), or its problems."""
     warning = None
     history = job.legacy
+    complete = history is not None and bool(history.published or history.tombstones)
     if history is None:
         previous, warning = load_story_state(job.state_dir, job.slug)
         history = previous.history if previous else History.empty()
+        complete = previous is not None
         if previous is None and warning is None and job.previous_key is not None:
             warning = (
                 f"{story_state_path(job.state_dir, job.slug)}: missing; starting this story "
@@ -121,9 +125,16 @@ def visible_story(job: StoryJob) -> Visible:
         # instead of every character of the story (see feeds.build.folder_key).
         key = hashlib.sha256(job.site_key.encode() + b"\0" + raw).hexdigest()
         story = replace(story, source_key=key)
-    reconciled = reconcile_story(story, history, job.now, job.site.tombstone_days)
+    reconciled = reconcile_story(
+        story, history, job.now, job.site.tombstone_days, history_complete=complete
+    )
     return Visible(
-        reconciled.story, reconciled.problems, reconciled.history, reconciled.next_due, warning
+        reconciled.story,
+        reconciled.problems,
+        reconciled.history,
+        reconciled.next_due,
+        warning,
+        reconciled.next_change,
     )
 
 
@@ -143,7 +154,7 @@ def build_story(job: StoryJob) -> StoryOutcome:
         )
     )
     outcome.tombstones = [tombstone_fields(t) for t in tombstones]
-    outcome.due = _next_event(job, visible.next_due, tombstones)
+    outcome.due = _next_event(job, visible.next_change, tombstones)
     outcome.embargo = visible.next_due
     try:
         if story is not None:
@@ -186,17 +197,21 @@ def build_story(job: StoryJob) -> StoryOutcome:
                 outcome.durable = had_state
     except OSError as exc:
         outcome.error = f"{exc.filename or job.out_dir}: cannot write ({exc.strerror})"
+        with contextlib.suppress(OSError):
+            (job.out_dir / job.slug).rmdir()  # if this build made it and it is still empty
     return outcome
 
 
 def _next_event(
-    job: StoryJob, embargo: datetime | None, tombstones: tuple[Tombstone, ...]
+    job: StoryJob, change: datetime | None, tombstones: tuple[Tombstone, ...]
 ) -> datetime | None:
-    """The earliest moment this story's output changes by itself."""
+    """The earliest moment this story's output changes by itself: ``change``
+    (an embargo ending, ``created`` or a retraction falling due) or a tombstone
+    expiring."""
     days = timedelta(days=job.site.tombstone_days)
     events = [t.when.astimezone(UTC) + days for t in tombstones]
-    if embargo is not None:
-        events.append(embargo)
+    if change is not None:
+        events.append(change)
     return min(events, default=None)
 
 

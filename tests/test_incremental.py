@@ -162,3 +162,34 @@ def test_any_damage_to_the_site_cache_means_a_full_build(
         (tmp_path / "state" / "site.pickle").write_bytes(garbage)
         (root / "a.md").write_text((root / "a.md").read_text() + "\nMore.\n")
         assert "" in check(root, tmp_path, NOW + timedelta(hours=1))
+
+
+def test_what_the_clock_alone_changes_is_built_on_time(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    # A story created in the future, a retraction dated in the future, an
+    # update scheduled and withdrawn before it went out, and a clock that
+    # goes back: each later build equals a build of everything.
+    root = make_store(
+        a=story(body=heading(1, 9, "a9")),
+        c=story('title = "C"\ncreated = 2024-06-03T12:30:00+01:00', ""),
+    )
+    path = root / "a.md"
+    path.write_text(
+        path.read_text()
+        + "\n## 2024-06-03 14:00 {#later}\n\nScheduled.\n"
+        + '\n## 2024-06-01 08:00 {#wrong retracted="2024-06-03 13:00"}\n\nWrong.\n'
+    )
+    check(root, tmp_path, datetime(2024, 6, 3, 11, tzinfo=UTC))
+    path.write_text(path.read_text().replace("{#later}", "{#later retracted}"))
+    check(root, tmp_path, datetime(2024, 6, 3, 11, 5, tzinfo=UTC))
+    atom = tmp_path / "out" / "a" / "atom.xml"
+    assert 'when="2024-06-03T11:00:00Z"' in atom.read_text()  # not later than the clock
+    # 11:30 UTC: c is created; 12:00 UTC: the retraction's own time.
+    assert "c/" in check(root, tmp_path, datetime(2024, 6, 3, 11, 31, tzinfo=UTC))
+    assert "a/" in check(root, tmp_path, datetime(2024, 6, 3, 12, 1, tzinfo=UTC))
+    assert 'when="2024-06-03T13:00:00+01:00"' in atom.read_text()  # 12:00 UTC
+    check(root, tmp_path, datetime(2024, 6, 3, 14, 1, tzinfo=UTC))
+    assert "later" not in atom.read_text()  # withdrawn before it went out: no tombstone
+    check(root, tmp_path, datetime(2024, 6, 3, 10, tzinfo=UTC))  # the clock went back
+    check(root, tmp_path, datetime(2024, 6, 3, 15, tzinfo=UTC))
