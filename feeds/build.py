@@ -55,10 +55,8 @@ def _render_version() -> str:
     # The libraries whose output goes into every file: Markdown, the sanitiser
     # and the zone rules. (markdown-it-py only reduces titles to plain text,
     # and importing its metadata would cost more than most builds.)
-    libraries = (
-        f"markdown-it-pyrs {markdown_it_pyrs.__version__}; nh3 {getattr(nh3, '__version__', '')}; "
-        f"tzdata {tzdata.IANA_VERSION}"
-    )
+    versions = [getattr(module, "__version__", "") for module in (markdown_it_pyrs, nh3)]
+    libraries = f"markdown-it-pyrs {versions[0]}; nh3 {versions[1]}; tzdata {tzdata.IANA_VERSION}"
     digest = hashlib.sha256(f"feeds {__version__}; {libraries}".encode())
     for name in _RENDERING:
         try:
