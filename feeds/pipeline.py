@@ -278,6 +278,7 @@ def _build(
             force=force,
             previous_key=index.feeds.get(f"{slug}/"),
             previous_outputs=by_folder.get(f"{slug}/", {}),
+            intact=f"{slug}/" not in broken,
             legacy=None if legacy_parts is None else legacy_parts.get(slug, History.empty()),
         )
 
