@@ -1,14 +1,23 @@
-"""feeds: live-blog stories in a file store, out as RSS 2.0, Atom 1.0 and JSON Feed.
+"""feeds: live-blog stories from a store, out as RSS 2.0, Atom 1.0, JSON Feed and HTML pages.
 
 Library use::
 
-    from pathlib import Path
-    from feeds import run_build
+    from feeds import Workspace, run_build
 
-    result = run_build(Path("data"), Path("out"))   # raises StoreError listing every problem
+    ws = Workspace.of("data", "out")            # a file store, output and state folders
+    result = run_build(ws)                      # raises StoreError listing every problem
     print(result.summary())
 
-The pure build stage is ``feeds.build.build`` (``feeds.build`` is its module).
+    # The stages, one by one (what a build does for every story):
+    from datetime import UTC, datetime
+    from feeds import read_all, render_all
+    from feeds.reconcile import History, reconcile
+
+    snapshot = read_all(ws.store)               # what the store holds
+    history = History.empty()                   # or what builds recorded (feeds.build.state)
+    published = reconcile(snapshot, history, datetime.now(UTC), 30)  # what readers get
+    files = render_all(published)               # {path: bytes}; only takes reconciled input
+
 Names are imported on first use, so that ``feeds build`` with nothing to do
 does not pay for the parser and renderers (Markdown, nh3) it does not need.
 """
@@ -18,9 +27,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
+    "AuthoringError": "errors",
     "FeedsError": "errors",
     "Problem": "errors",
     "PublishError": "errors",
@@ -31,16 +41,26 @@ _EXPORTS = {
     "Snapshot": "model",
     "Story": "model",
     "Update": "model",
-    "BuildResult": "pipeline",
-    "run_build": "pipeline",
-    "PublishReport": "publish",
-    "publish": "publish",
-    "FileStore": "store",
+    "History": "reconcile",
+    "Published": "reconcile",
+    "Reconciled": "reconcile",
+    "BuildResult": "build",
+    "render_all": "build",
+    "run_build": "build",
+    "read_all": "query",
+    "Workspace": "settings",
+    "FileStore": "store.files",
+    "MemoryStore": "store.memory",
+    "Store": "store",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .build import BuildResult as BuildResult
+    from .build import render_all as render_all
+    from .build import run_build as run_build
+    from .errors import AuthoringError as AuthoringError
     from .errors import FeedsError as FeedsError
     from .errors import Problem as Problem
     from .errors import PublishError as PublishError
@@ -51,11 +71,14 @@ if TYPE_CHECKING:
     from .model import Snapshot as Snapshot
     from .model import Story as Story
     from .model import Update as Update
-    from .pipeline import BuildResult as BuildResult
-    from .pipeline import run_build as run_build
-    from .publish import PublishReport as PublishReport
-    from .publish import publish as publish
-    from .store import FileStore as FileStore
+    from .query import read_all as read_all
+    from .reconcile import History as History
+    from .reconcile import Published as Published
+    from .reconcile import Reconciled as Reconciled
+    from .settings import Workspace as Workspace
+    from .store import Store as Store
+    from .store.files import FileStore as FileStore
+    from .store.memory import MemoryStore as MemoryStore
 
 
 def __getattr__(name: str) -> Any:

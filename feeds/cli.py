@@ -15,19 +15,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
 from . import __version__
-from .errors import FeedsError
-from .lock import LockBusy
+from .errors import FeedsError, LockBusy
 from .model import check_slug
-from .pipeline import BuildResult, default_state_dir, run_build
+from .settings import Workspace, resolve_workspace
 from .timeutil import TimeError, parse_when, rfc3339
 
 if TYPE_CHECKING:
-    from .model import Story
-    from .query import View
+    from .build.commit import BuildResult
 
 # The commands import the library parts they use when they run: `feeds build`
 # with nothing to do must not pay for Markdown, HTML and feed libraries.
@@ -86,35 +85,32 @@ def _errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
-def data_option(f: Callable[..., object]) -> Callable[..., object]:
+def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
+    """--data, --out and --state, resolved once into the ``ws`` argument."""
+
+    f = click.option(
+        "--state",
+        "state_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Build state and lock folder  [default: FEEDS_STATE, site.toml's state, "
+        "or .feeds/ beside DATA]",
+    )(f)
+    f = click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the feeds are written  [default: FEEDS_OUT, site.toml's out, or out]",
+    )(f)
     return click.option(
         "--data",
         "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("data"),
-        show_default=True,
-        help="The store: site.toml and one <slug>.md per story.",
+        help="The store: site.toml and one <slug>.md per story  [default: FEEDS_DATA or data]",
     )(f)
 
 
-def out_option(f: Callable[..., object]) -> Callable[..., object]:
-    return click.option(
-        "--out",
-        "out_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("out"),
-        show_default=True,
-        help="Where the feeds are written.",
-    )(f)
-
-
-def state_option(f: Callable[..., object]) -> Callable[..., object]:
-    return click.option(
-        "--state",
-        "state_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Build state and lock folder  [default: .feeds/ beside DATA]",
-    )(f)
+def _ws(data_dir: Path | None, out_dir: Path | None, state_dir: Path | None) -> Workspace:
+    return resolve_workspace(data_dir, out_dir, state_dir)
 
 
 def _read_text(text: str | None, initial: str = "") -> str:
@@ -131,14 +127,14 @@ def _read_text(text: str | None, initial: str = "") -> str:
 
 
 @contextmanager
-def _keep_draft(data_dir: Path, name: str, text: Callable[[], str | None]) -> Iterator[None]:
+def _keep_draft(ws: Workspace, name: str, text: Callable[[], str | None]) -> Iterator[None]:
     """If the command fails, keep the text the reporter typed in .feeds/drafts/."""
     try:
         yield
     except FeedsError as exc:
         typed = text()
         if typed and typed.strip():
-            drafts = default_state_dir(data_dir) / "drafts"
+            drafts = ws.state / "drafts"
             drafts.mkdir(parents=True, exist_ok=True)
             path = drafts / f"{name}-{_now():%Y%m%dT%H%M%S}.md"
             path.write_text(typed, encoding="utf-8")
@@ -163,9 +159,7 @@ def cli() -> None:
 
 
 @cli.command()
-@data_option
-@out_option
-@state_option
+@workspace_options
 @click.option("--force", is_flag=True, help="Render every feed, even those that did not change.")
 @click.option(
     "--wait",
@@ -196,17 +190,14 @@ def build(data_dir, out_dir, state_dir, force, wait, now, verbose, quiet):
     Example (cron, every minute):
       * * * * *  cd /srv/news && .venv/bin/feeds build --quiet
     """
+    from .build import run_build
+
+    ws = _ws(data_dir, out_dir, state_dir)
     with _errors(), _progress(enabled=not quiet) as progress:
         result = run_build(
-            data_dir,
-            out_dir,
-            state_dir or default_state_dir(data_dir),
-            clock=(lambda: now) if now else _now,
-            force=force,
-            wait=wait,
-            progress=progress,
+            ws, clock=(lambda: now) if now else _now, force=force, wait=wait, progress=progress
         )
-    _report(result, out_dir, verbose=verbose, quiet=quiet)
+    _report(result, ws.out, verbose=verbose, quiet=quiet)
 
 
 @contextmanager
@@ -253,9 +244,7 @@ def _report(result: BuildResult, out_dir: Path, *, verbose: bool, quiet: bool) -
 
 
 @cli.command()
-@data_option
-@out_option
-@state_option
+@workspace_options
 def check(data_dir, out_dir, state_dir):
     """Check the store and the built feeds; write nothing.
 
@@ -267,22 +256,22 @@ def check(data_dir, out_dir, state_dir):
     Example:
       feeds check && echo "all good"
     """
-    from .query import check_output, load_view
+    from .query import check_output, site_view
 
+    ws = _ws(data_dir, out_dir, state_dir)
     with _errors():
-        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
-        problems = check_output(view, out_dir)
+        view, reconciled = site_view(ws, _now())
+        problems = check_output(ws, reconciled)
     if problems:
         for problem in problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
-    n = len(view.snapshot.stories)
-    click.echo(f"ok: {n} stor{'y' if n == 1 else 'ies'}, feeds in {out_dir} up to date")
+    n = len(view.stories)
+    click.echo(f"ok: {n} stor{'y' if n == 1 else 'ies'}, feeds in {ws.out} up to date")
 
 
 @cli.command()
-@out_option
-@data_option
+@workspace_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--watch", is_flag=True, help="Rebuild when files in DATA change.")
@@ -291,7 +280,7 @@ def check(data_dir, out_dir, state_dir):
     type=click.IntRange(min=0),
     help="Cache-Control max-age in seconds  [default: site.toml's cache_max_age, 60]",
 )
-def serve(out_dir, data_dir, host, port, watch, max_age):
+def serve(data_dir, out_dir, state_dir, host, port, watch, max_age):
     """Serve OUT over HTTP with ETags, 304s and gzip, for pollers and for testing.
 
     With --watch, a change in DATA rebuilds the feeds within about a second.
@@ -302,16 +291,18 @@ def serve(out_dir, data_dir, host, port, watch, max_age):
     Example:
       feeds serve --watch --port 8080
     """
+    from .build import run_build
     from .serve import run, watch_and_build  # aiohttp is only imported to serve
 
+    ws = _ws(data_dir, out_dir, state_dir)
     if max_age is None:
-        max_age = _site_setting(data_dir, "cache_max_age", 60)
-    if not out_dir.is_dir() and not watch:
-        raise click.ClickException(f"{out_dir} does not exist: run feeds build first")
+        max_age = _site_setting(ws, "cache_max_age", 60)
+    if not ws.out.is_dir() and not watch:
+        raise click.ClickException(f"{ws.out} does not exist: run feeds build first")
 
     def rebuild() -> None:
         try:
-            result = run_build(data_dir, out_dir, default_state_dir(data_dir), clock=_now)
+            result = run_build(ws, clock=_now)
         except FeedsError as exc:
             click.echo(f"build failed, still serving the previous files:\n{exc}", err=True)
             return
@@ -322,11 +313,11 @@ def serve(out_dir, data_dir, host, port, watch, max_age):
         rebuild()
     with _errors():
         run(
-            out_dir,
+            ws.out,
             host,
             port,
             max_age,
-            on_start=watch_and_build(data_dir, rebuild) if watch else None,
+            on_start=watch_and_build(ws.store, rebuild) if watch else None,
             print_fn=lambda line: click.echo(line, err=True),
         )
 
@@ -340,11 +331,9 @@ def _no_site_yet(directory: Path) -> Path:
     return directory
 
 
-def _site_setting(data_dir: Path, key: str, default: int) -> int:
-    from .store import FileStore
-
+def _site_setting(ws: Workspace, key: str, default: int) -> int:
     try:
-        value: int = getattr(FileStore(data_dir).load_site(), key)
+        value: int = getattr(ws.store.read_site(), key)
         return value
     except FeedsError:
         return default
@@ -405,12 +394,12 @@ def init(directory, title, base_url, timezone, author, id_authority):
 
 @cli.command()
 @click.argument("slug", type=Slug())
-@data_option
+@workspace_options
 @click.option("--title", required=True, help="The story's headline.")
 @click.option("--timezone", help="IANA zone of its local times  [default: the site's]")
 @click.option("--link", help="The story's page elsewhere, if any.")
 @click.option("--summary", help="One or two sentences; the feed's description.")
-def new(slug, data_dir, title, timezone, link, summary):
+def new(slug, data_dir, out_dir, state_dir, title, timezone, link, summary):
     """Start a new story, data/SLUG.md (lowercase letters, digits, hyphens).
 
     \b
@@ -421,7 +410,13 @@ def new(slug, data_dir, title, timezone, link, summary):
 
     with _errors():
         story = new_story(
-            data_dir, slug, title=title, timezone=timezone, link=link, summary=summary, now=_now()
+            _ws(data_dir, out_dir, state_dir),
+            slug,
+            title=title,
+            timezone=timezone,
+            link=link,
+            summary=summary,
+            now=_now(),
         )
     click.echo(f"created {story.source}")
     click.echo(story.url)
@@ -430,7 +425,7 @@ def new(slug, data_dir, title, timezone, link, summary):
 @cli.command()
 @click.argument("slug", type=Slug())
 @click.argument("text", required=False)
-@data_option
+@workspace_options
 @click.option(
     "--at",
     "at_text",
@@ -448,8 +443,7 @@ def new(slug, data_dir, title, timezone, link, summary):
     help="The update's anchor (its id in the story)  [default: from its time, like u20180517-0230]",
 )
 @click.option("--build", "then_build", is_flag=True, help="Run feeds build afterwards.")
-@out_option
-def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_dir):
+def add(slug, text, data_dir, out_dir, state_dir, at_text, title, author, anchor, then_build):
     """Publish an update to story SLUG: TEXT, or - for stdin, or $EDITOR.
 
     The update goes where it belongs (newest first); the rest of the file
@@ -460,21 +454,22 @@ def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_di
       feeds add kazerun "A convoy has entered the city." --title "Convoy arrives"
       echo "Roads reopened." | feeds add storm - --at "10 minutes ago" --build
     """
-    from .authoring import add_update, story_zone
+    from .authoring import add_update, read_story
 
+    ws = _ws(data_dir, out_dir, state_dir)
     with _errors():
         now = _now()
         at = None
+        zone = ZoneInfo(read_story(ws, slug).timezone)  # an unknown story fails before $EDITOR
         if at_text:
             try:
-                at = parse_when(at_text, story_zone(data_dir, slug), now)
+                at = parse_when(at_text, zone, now)
             except TimeError as exc:
                 raise click.BadParameter(str(exc), param_hint="--at") from None
-        story_zone(data_dir, slug)  # fail on an unknown story before the editor opens
         body = _read_text(text)
-        with _keep_draft(data_dir, slug, lambda: None if text else body):
+        with _keep_draft(ws, slug, lambda: None if text else body):
             update = add_update(
-                data_dir,
+                ws,
                 slug,
                 body,
                 at=at,
@@ -488,26 +483,28 @@ def add(slug, text, data_dir, at_text, title, author, anchor, then_build, out_di
     if update.published.astimezone(UTC) > now:
         click.echo(f"scheduled: held back until {rfc3339(update.published)}")
     if then_build:
-        _build_after(data_dir, out_dir)
+        _build_after(ws)
 
 
-def _build_after(data_dir: Path, out_dir: Path) -> None:
+def _build_after(ws: Workspace) -> None:
     """feeds add --build: the update is saved whatever happens here; say so."""
+    from .build import run_build
+
     try:
-        result = run_build(data_dir, out_dir, default_state_dir(data_dir), clock=_now)
+        result = run_build(ws, clock=_now)
     except FeedsError as exc:
         click.echo(f"the update is saved, but the build failed (run feeds build):\n{exc}", err=True)
         sys.exit(EXIT_SAVED_NOT_BUILT)
-    _report(result, out_dir, verbose=False, quiet=False)
+    _report(result, ws.out, verbose=False, quiet=False)
 
 
 @cli.command()
 @click.argument("slug", type=Slug())
 @click.argument("update_id", metavar="ID")
-@data_option
+@workspace_options
 @click.option("--text", help="The new text (- for stdin)  [default: edit it in $EDITOR]")
 @click.option("--title", help='A new title ("" removes it).')
-def edit(slug, update_id, data_dir, text, title):
+def edit(slug, update_id, data_dir, out_dir, state_dir, text, title):
     """Change the text or title of update ID (its anchor or full id).
 
     Its id and time stay; the next build marks it updated in the feeds.
@@ -516,18 +513,19 @@ def edit(slug, update_id, data_dir, text, title):
     Example:
       feeds edit kazerun convoy-enters-kazerun --title "Armoured convoy arrives"
     """
-    from .authoring import edit_update, update_text
+    from .authoring import edit_update, find, read_story
 
+    ws = _ws(data_dir, out_dir, state_dir)
     with _errors():
         new_text = started = None
         if text is not None or title is None:
-            started = update_text(data_dir, slug, update_id)
+            started = find(read_story(ws, slug), update_id).text
             new_text = _read_text(text, initial=started + "\n")
         with _keep_draft(
-            data_dir, f"{slug}-{update_id.rpartition('/')[2]}", lambda: None if text else new_text
+            ws, f"{slug}-{update_id.rpartition('/')[2]}", lambda: None if text else new_text
         ):
             update = edit_update(
-                data_dir,
+                ws,
                 slug,
                 update_id,
                 text=new_text,
@@ -540,9 +538,9 @@ def edit(slug, update_id, data_dir, text, title):
 @cli.command()
 @click.argument("slug", type=Slug())
 @click.argument("update_id", metavar="ID")
-@data_option
+@workspace_options
 @click.option("--note", required=True, help="What was wrong and what is right now.")
-def correct(slug, update_id, data_dir, note):
+def correct(slug, update_id, data_dir, out_dir, state_dir, note):
     """Add a dated correction note to update ID and mark it updated.
 
     \b
@@ -552,16 +550,18 @@ def correct(slug, update_id, data_dir, note):
     from .authoring import correct_update
 
     with _errors():
-        update = correct_update(data_dir, slug, update_id, note=note, now=_now())
+        update = correct_update(
+            _ws(data_dir, out_dir, state_dir), slug, update_id, note=note, now=_now()
+        )
     click.echo(f"corrected {update.id}")
 
 
 @cli.command()
 @click.argument("slug", type=Slug())
 @click.argument("update_id", metavar="ID")
-@data_option
+@workspace_options
 @click.option("--note", help="Why it was withdrawn (shown in the Atom tombstone).")
-def retract(slug, update_id, data_dir, note):
+def retract(slug, update_id, data_dir, out_dir, state_dir, note):
     """Withdraw update ID: it leaves the RSS feeds and becomes an Atom tombstone.
 
     Its text stays in the story file, for the record.
@@ -573,14 +573,16 @@ def retract(slug, update_id, data_dir, note):
     from .authoring import retract_update
 
     with _errors():
-        update = retract_update(data_dir, slug, update_id, note=note, now=_now())
+        update = retract_update(
+            _ws(data_dir, out_dir, state_dir), slug, update_id, note=note, now=_now()
+        )
     click.echo(f"retracted {update.id}")
 
 
 @cli.command()
 @click.argument("slug", type=Slug())
-@data_option
-def end(slug, data_dir):
+@workspace_options
+def end(slug, data_dir, out_dir, state_dir):
     """Mark story SLUG as ended (status = "ended").
 
     \b
@@ -590,14 +592,14 @@ def end(slug, data_dir):
     from .authoring import end_story
 
     with _errors():
-        story = end_story(data_dir, slug)
+        story = end_story(_ws(data_dir, out_dir, state_dir), slug)
     click.echo(f"{story.slug}: ended")
 
 
 @cli.command(name="import")
 @click.argument("source")
 @click.option("--story", "slug", type=Slug(), required=True, help="The story to create or grow.")
-@data_option
+@workspace_options
 @click.option(
     "--timezone",
     help="IANA zone of the page's local times  [default: the story's, "
@@ -625,7 +627,9 @@ def end(slug, data_dir):
     is_flag=True,
     help="Also replace the text of updates that changed on the page.",
 )
-def import_(source, slug, data_dir, timezone, page_date, fmt, dry_run, update_changed):
+def import_(
+    source, slug, data_dir, out_dir, state_dir, timezone, page_date, fmt, dry_run, update_changed
+):
     """Import a live-blog page (file, - for stdin, or http(s) URL) into story SLUG.
 
     Each timestamped entry becomes an update with its exact time; run it
@@ -641,7 +645,7 @@ def import_(source, slug, data_dir, timezone, page_date, fmt, dry_run, update_ch
     with _errors():
         result = import_page(
             source,
-            data_dir,
+            _ws(data_dir, out_dir, state_dir),
             slug,
             timezone=timezone,
             page_date=page_date.date() if page_date else None,
@@ -670,45 +674,41 @@ def import_(source, slug, data_dir, timezone, page_date, fmt, dry_run, update_ch
 
 
 @cli.command(name="list")
-@data_option
-@state_option
-def list_(data_dir, state_dir):
+@workspace_options
+def list_(data_dir, out_dir, state_dir):
     """List the stories: status, number of updates, last update, title.
 
     \b
     Example:
       feeds list
     """
-    from .query import load_view
+    from .query import site_view
 
     with _errors():
-        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
+        _, reconciled = site_view(_ws(data_dir, out_dir, state_dir), _now())
     rows = []
-    for story in view.snapshot.stories:
-        visible = next(s for s in view.reconciled.snapshot.stories if s.slug == story.slug)
-        last = (
-            visible.updates[0].published.strftime("%Y-%m-%d %H:%M %z") if visible.updates else "-"
-        )
-        rows.append((story.slug, story.status, str(len(visible.updates)), last, story.title))
+    for published in reconciled.stories:
+        story = published.story
+        last = story.updates[0].published.strftime("%Y-%m-%d %H:%M %z") if story.updates else "-"
+        rows.append((story.slug, story.status, str(len(story.updates)), last, story.title))
     _table(("STORY", "STATUS", "UPDATES", "LAST UPDATE", "TITLE"), rows)
 
 
 @cli.command()
 @click.argument("slug", type=Slug())
-@data_option
-@state_option
-def show(slug, data_dir, state_dir):
+@workspace_options
+def show(slug, data_dir, out_dir, state_dir):
     """Show story SLUG's updates, newest first, with their ids and times.
 
     \b
     Example:
       feeds show kazerun
     """
-    from .query import load_view
+    from .query import story_view
 
     with _errors():
-        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
-        story = _story(view, slug, data_dir)
+        view = story_view(_ws(data_dir, out_dir, state_dir), slug, _now())
+    story = view.stories[0]
     click.echo(f"{story.title}  [{story.status}, {story.timezone}]")
     click.echo(story.url)
     rows = []
@@ -727,8 +727,7 @@ def show(slug, data_dir, state_dir):
 
 @cli.command()
 @click.argument("slug", type=Slug(), required=False)
-@data_option
-@state_option
+@workspace_options
 @click.option(
     "--format",
     "fmt",
@@ -738,7 +737,7 @@ def show(slug, data_dir, state_dir):
     help="json: the updates as data; md: the story file.",
 )
 @click.option("--all", "all_stories", is_flag=True, help="Export every story.")
-def export(slug, data_dir, state_dir, fmt, all_stories):
+def export(slug, data_dir, out_dir, state_dir, fmt, all_stories):
     """Export story SLUG (or --all) as JSON or as the story's Markdown.
 
     JSON has, per update: id, published and updated (RFC 3339), title, text
@@ -749,13 +748,14 @@ def export(slug, data_dir, state_dir, fmt, all_stories):
       feeds export kazerun > kazerun.json
       feeds export --all --format md > everything.md
     """
-    from .query import export_story, load_view, to_json
+    from .query import export_story, site_view, story_view, to_json
 
     if bool(slug) == all_stories:
         raise click.UsageError("give a SLUG or --all (not both)")
+    ws = _ws(data_dir, out_dir, state_dir)
     with _errors():
-        view = load_view(data_dir, state_dir or default_state_dir(data_dir), _now())
-        stories = view.snapshot.stories if all_stories else (_story(view, slug, data_dir),)
+        view = site_view(ws, _now())[0] if all_stories else story_view(ws, slug, _now())
+    stories = view.stories
     if fmt == "json":
         if all_stories:
             click.echo(to_json({"stories": [export_story(view, s) for s in stories]}), nl=False)
@@ -765,20 +765,10 @@ def export(slug, data_dir, state_dir, fmt, all_stories):
     sys.stdout.flush()
     out = sys.stdout.buffer
     for story in stories:
-        raw = Path(story.source).read_bytes()
+        raw = ws.store.story_source(story.slug)
         if all_stories:
             out.write(f"<!-- {Path(story.source).name} -->\n".encode())
         out.write(raw if raw.endswith(b"\n") or not all_stories else raw + b"\n")
-
-
-def _story(view: View, slug: str, data_dir: Path) -> Story:
-    from .query import find_story
-
-    story = find_story(view.snapshot, slug)
-    if story is None:
-        known = ", ".join(s.slug for s in view.snapshot.stories) or "none yet"
-        raise FeedsError(f"no story {slug!r} in {data_dir} (stories: {known})")
-    return story
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

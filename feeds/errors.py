@@ -1,7 +1,7 @@
-"""Errors raised by the library.
+"""Every error a user can cause, under one base class, each saying how to fix it.
 
-Every message says what is wrong *and* how to fix it; the CLI prints them as
-they are and exits 1. A traceback from ``feeds`` therefore always means a bug.
+The CLI prints these messages as they are and exits 1 (75 for :class:`LockBusy`);
+a traceback from ``feeds`` therefore always means a bug.
 """
 
 from __future__ import annotations
@@ -27,14 +27,19 @@ def display_path(path: Path | str) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the store, located as precisely as we can."""
+    """One thing wrong with the store, located as precisely as the store can.
 
-    path: Path
+    ``where`` is a file (shown relative to the working directory, with its
+    line) for the file store, or a name such as ``storm`` or ``storm/roads``
+    for stores that are not files.
+    """
+
+    where: Path | str
     line: int | None
     message: str
 
     def __str__(self) -> str:
-        where = display_path(self.path)
+        where = display_path(self.where) if isinstance(self.where, Path) else self.where
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"
@@ -44,9 +49,33 @@ class StoreError(FeedsError):
     """The store holds bad input; nothing was written."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
-        self.problems = tuple(sorted(problems, key=lambda p: (str(p.path), p.line or 0)))
+        self.problems = tuple(sorted(problems, key=lambda p: (str(p.where), p.line or 0)))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class PublishError(FeedsError):
     """Writing the output failed (disk full, permissions...)."""
+
+
+class TimeError(FeedsError, ValueError):
+    """A timestamp or zone that cannot be used."""
+
+
+class AuthoringError(FeedsError):
+    """A change to the store that cannot be made; nothing was written."""
+
+
+class EditConflict(AuthoringError):
+    """The update changed while its new text was being written."""
+
+
+class LockBusy(FeedsError):
+    """Another process held a lock for longer than we were willing to wait."""
+
+
+class ImportProblem(FeedsError):
+    """A page that cannot be imported as it is."""
+
+
+class ServeError(FeedsError):
+    """The server cannot start (address in use, no such folder...)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from .settings import default
 from .timeutil import require_aware
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -54,12 +55,13 @@ class Site:
     base_url: str  # always ends with "/"
     id_authority: str  # "example.org,2018": never changes, even if base_url does
     author: Person
-    language: str = "en"
-    timezone: str = "UTC"
-    items_per_feed: int = 50
+    # Defaults and meanings: feeds.settings.SETTINGS.
+    language: str = str(default("language"))
+    timezone: str = str(default("timezone"))
+    items_per_feed: int = int(default("items_per_feed") or 0)
     description: str = ""
-    tombstone_days: int = 30  # how long deleted updates are announced in Atom feeds
-    cache_max_age: int = 60  # seconds: Cache-Control max-age that feeds serve sends
+    tombstone_days: int = int(default("tombstone_days") or 0)
+    cache_max_age: int = int(default("cache_max_age") or 0)
     ttl: int | None = None  # minutes: RSS <ttl>, how long pollers may wait
     websub_hub: str | None = None  # WebSub hub to announce and ping
 
@@ -147,9 +149,6 @@ class Story:
     link: str | None = None  # the story's page elsewhere, if any
     created: datetime | None = None
     source: str = field(default="", compare=False, repr=False)  # its file, for messages
-    # Identifies the parsed file and site.toml (see feeds.storybuild): equal keys,
-    # equal stories as parsed. Lets a build digest a story without reading it all.
-    source_key: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not SLUG_RE.match(self.slug):
@@ -226,7 +225,6 @@ class Feed:
     archive: bool = False  # an RFC 5005 archive document (fh:archive)
     stylesheet: str | None = None  # href of the XSL that browsers use to show it
     ttl: int | None = None  # minutes a poller may wait before asking again
-    page_title: str = ""  # what the HTML page and discovery links call it
 
     def __post_init__(self) -> None:
         require_aware(self.updated, "Feed.updated")

@@ -1,7 +1,8 @@
 """Read-only views of the store and the output: list, show, export, check.
 
-Nothing here writes a byte or takes a lock: these are safe to run at any time,
-even while a build is running.
+Nothing here writes a byte or takes a lock: these are safe to run at any
+time, even while a build is running. ``show`` and ``export SLUG`` read only the
+story they are about (and its part of the build state).
 """
 
 from __future__ import annotations
@@ -9,35 +10,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
-from .build import plan
-from .errors import Problem
-from .history import Reconciled, reconcile
-from .model import Snapshot, Story, Update
-from .state import load_state
-from .store import FileStore
+from .build.parallel import ordered_map
+from .build.state import Index, load_history, stored_slugs
+from .errors import FeedsError, Problem, StoreError
+from .model import Site, Snapshot, Story, Update
+from .reconcile import History, Reconciled, reconcile, reconcile_story
+from .settings import Workspace
+from .store import Store
 from .timeutil import rfc3339
 
 
 @dataclass(frozen=True)
 class View:
-    """The store as a build at ``now`` would publish it."""
+    """Stories as the store holds them, and as a build at ``now`` would publish them."""
 
-    snapshot: Snapshot  # everything in the store
-    reconciled: Reconciled  # what is visible at ``now``, with edit times from the build state
+    stories: tuple[Story, ...]  # as written, sorted by slug
+    updated: dict[str, datetime]  # update id -> its ``updated`` as published
     now: datetime
-    outputs: frozenset[str]  # files the last build wrote
 
     def updated_of(self, update: Update) -> datetime:
-        for story in self.reconciled.snapshot.stories:
-            for visible in story.updates:
-                if visible.id == update.id:
-                    return visible.updated
-        return update.updated
+        return self.updated.get(update.id, update.updated)
 
     def status_of(self, update: Update) -> str:
         """ "retracted", "scheduled" (held back until due), "edited" or ""."""
@@ -50,15 +44,67 @@ class View:
         return ""
 
 
-def load_view(data_dir: Path, state_dir: Path, now: datetime) -> View:
-    snapshot = FileStore(data_dir).load()
-    state, _ = load_state(state_dir)
-    reconciled = reconcile(snapshot, state.history, now, snapshot.site.tombstone_days)
-    return View(snapshot, reconciled, now, frozenset(state.outputs))
+def read_all(store: Store) -> Snapshot:
+    """Every story, read and checked; StoreError listing every problem."""
+    site = store.read_site()
+    listing = store.scan()
+    problems = list(listing.problems)
+    stories = []
+    jobs = [(store, slug, site) for slug in listing.stories]
+    for read in ordered_map(_read, jobs):
+        problems += read[1]
+        if read[0] is not None:
+            stories.append(read[0])
+    if problems:
+        raise StoreError(problems)
+    return Snapshot(site=site, stories=tuple(stories))
 
 
-def find_story(snapshot: Snapshot, slug: str) -> Story | None:
-    return next((s for s in snapshot.stories if s.slug == slug), None)
+def _read(job: tuple[Store, str, Site]) -> tuple[Story | None, tuple[Problem, ...]]:
+    store, slug, site = job
+    read = store.read_story(slug, site)
+    return read.story, read.problems
+
+
+def load_history_all(ws: Workspace) -> History:
+    """Every story's history merged (for the views of the whole site)."""
+    from .build.state import load_story_state
+
+    published, tombstones = {}, {}
+    for slug in stored_slugs(ws.state):
+        state, _ = load_story_state(ws.state, slug)
+        if state is not None:
+            published.update(state.history.published)
+            tombstones.update(state.history.tombstones)
+    return History(published, tombstones)
+
+
+def site_view(ws: Workspace, now: datetime) -> tuple[View, Reconciled]:
+    snapshot = read_all(ws.store)
+    reconciled = reconcile(snapshot, load_history_all(ws), now, snapshot.site.tombstone_days)
+    updated = {u.id: u.updated for p in reconciled.stories for u in p.story.updates}
+    return View(snapshot.stories, updated, now), reconciled
+
+
+def story_view(ws: Workspace, slug: str, now: datetime) -> View:
+    """One story, read alone, with the edit times builds recorded for it."""
+    site = ws.store.read_site()
+    read = ws.store.read_story(slug, site)
+    if read.story is None:
+        if not any(p.message == "no such story" for p in read.problems) and _exists(ws, slug):
+            raise StoreError(read.problems)
+        known = ", ".join(ws.store.scan().stories) or "none yet"
+        raise FeedsError(f"no story {slug!r} in {ws.store.describe()} (stories: {known})")
+    if read.problems:
+        raise StoreError(read.problems)
+    history = load_history(ws.state, slug)
+    done = reconcile_story(read.story, history, now, site.tombstone_days, history_complete=True)
+    published = done.story.story.updates if done.story else ()
+    return View((read.story,), {u.id: u.updated for u in published}, now)
+
+
+def _exists(ws: Workspace, slug: str) -> bool:
+    return slug in ws.store.scan().stories
 
 
 def export_update(view: View, update: Update) -> dict[str, Any]:
@@ -105,12 +151,15 @@ def to_json(value: object) -> str:
 _OUT_OF_DATE = "out of date: run feeds build (feeds build --force if it says nothing changed)"
 
 
-def check_output(view: View, out_dir: Path) -> list[Problem]:
-    """Compare ``out_dir`` with what a build would write now, without writing."""
+def check_output(ws: Workspace, reconciled: Reconciled) -> list[Problem]:
+    """Compare the output with what a build would write now, without writing."""
+    from lxml import etree
+
+    from .build.site import render_all
+
     problems: list[Problem] = []
-    expected: dict[str, bytes] = {}
-    for folder in plan(view.reconciled.snapshot, view.reconciled.tombstones).values():
-        expected.update(folder.render())
+    expected = render_all(reconciled)
+    out_dir = ws.out
     for name, data in sorted(expected.items()):
         path = out_dir / name
         try:
@@ -134,7 +183,9 @@ def check_output(view: View, out_dir: Path) -> list[Problem]:
             )
             continue
         problems.append(Problem(path, None, _OUT_OF_DATE))
-    for name in sorted(view.outputs - set(expected)):
+    index = Index.load(ws.state)
+    written = set(index.files()) if index else set()
+    for name in sorted(written - set(expected)):
         if (out_dir / name).exists():
             problems.append(
                 Problem(out_dir / name, None, "left over from a removed story: run feeds build")

@@ -35,7 +35,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .errors import FeedsError
+from .errors import ServeError
+from .store import Store
 
 log = logging.getLogger("feeds.serve")
 
@@ -255,20 +256,20 @@ class FeedServer:
 
 
 async def watch(
-    folder: Path, rebuild: Callable[[], None], interval: float = 0.5, settle: float = 0.3
+    store: Store, rebuild: Callable[[], None], interval: float = 0.5, settle: float = 0.3
 ) -> None:
-    """Call ``rebuild`` (in a thread) after files in ``folder`` change and settle."""
+    """Call ``rebuild`` (in a thread) after the store's versions change and settle."""
     loop = asyncio.get_running_loop()
-    seen = _fingerprint(folder)
+    seen = _fingerprint(store)
     while True:
         await asyncio.sleep(interval)
-        now = _fingerprint(folder)
+        now = _fingerprint(store)
         if now == seen:
             continue
         # Debounce: an editor saving, or several `feeds add`, come in bursts.
         while True:
             await asyncio.sleep(settle)
-            settled = _fingerprint(folder)
+            settled = _fingerprint(store)
             if settled == now:
                 break
             now = settled
@@ -279,26 +280,21 @@ async def watch(
             log.exception("rebuild failed")
 
 
-def _fingerprint(folder: Path) -> frozenset[tuple[str, int, int]]:
+def _fingerprint(store: Store) -> tuple[object, ...]:
+    """The store's versions: cheap, and changed by any change to a story or the settings."""
     try:
-        with os.scandir(folder) as entries:
-            return frozenset(
-                (e.name, e.stat().st_size, e.stat().st_mtime_ns)
-                for e in entries
-                if e.is_file() and not e.name.startswith(".")
-            )
+        listing = store.scan()
     except OSError:
-        return frozenset()
+        return ()
+    return (listing.site, tuple(listing.stories.items()), listing.problems)
 
 
-def watch_and_build(
-    data_dir: Path, rebuild: Callable[[], None]
-) -> Callable[[web.Application], None]:
-    """An app hook that runs :func:`watch` on ``data_dir`` while the server runs."""
+def watch_and_build(store: Store, rebuild: Callable[[], None]) -> Callable[[web.Application], None]:
+    """An app hook that runs :func:`watch` on ``store`` while the server runs."""
 
     def install(app: web.Application) -> None:
         async def start(app: web.Application) -> None:
-            app[WATCHER] = asyncio.create_task(watch(data_dir, rebuild))
+            app[WATCHER] = asyncio.create_task(watch(store, rebuild))
 
         async def stop(app: web.Application) -> None:
             app[WATCHER].cancel()
@@ -332,10 +328,6 @@ def run(
         raise ServeError(
             f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
         ) from exc
-
-
-class ServeError(FeedsError):
-    """The server could not start."""
 
 
 def _run_app(

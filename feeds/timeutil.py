@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from .errors import TimeError as TimeError
+
 # English names, whatever the machine's locale (strftime's %A and %B follow it).
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = (
@@ -38,10 +40,6 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-class TimeError(ValueError):
-    """A timestamp or zone the store cannot use; the message says how to fix it."""
 
 
 def require_aware(dt: datetime, what: str) -> datetime:
@@ -101,6 +99,24 @@ def format_offset(delta: timedelta) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
+def wall_time_exists(local: datetime, tz: ZoneInfo) -> bool:
+    """Does naive ``local`` happen in ``tz`` (not skipped when the clocks go forward)?
+
+    A time in the gap does not survive a round trip through UTC.
+    """
+    aware = local.replace(tzinfo=tz, fold=0)
+    return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+
+
+def is_ambiguous(when: datetime) -> bool:
+    """Does ``when``'s wall-clock time happen twice in its zone (clocks go back)?
+
+    PEP 495: only then do the two folds have different offsets (a skipped time
+    has them too, so check :func:`wall_time_exists` first for naive input).
+    """
+    return when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset()
+
+
 # Wide enough for any live blog, narrow enough that converting between zones
 # can never overflow datetime's range.
 MIN_YEAR, MAX_YEAR = 1900, 2199
@@ -156,8 +172,7 @@ def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None
         return first  # neither skipped nor repeated (PEP 495: only then do both folds agree)
     stamp = local.strftime("%Y-%m-%d %H:%M")
     key = tz.key
-    # A time in a gap does not survive a round trip through UTC.
-    exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
+    exists = wall_time_exists(local, tz)
     candidates = [off_first] if off_first == off_second else [off_first, off_second]
     if offset is not None:
         if offset not in candidates:
@@ -256,8 +271,7 @@ def _latest_clock_time(value: str, tz: ZoneInfo, now: datetime) -> datetime:
     for day in (today, today - timedelta(days=1)):
         local = naive_local(day.isoformat(), clock)
         first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
-        exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
-        if not exists:
+        if not wall_time_exists(local, tz):
             if day == today and first.astimezone(UTC) <= now_utc:
                 resolve_local(local, tz)  # raises: it does not exist today
             continue

@@ -3,9 +3,15 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from feeds import FileStore, Snapshot, Workspace, read_all
+from feeds.build import BuildResult, render_all, run_build
+from feeds.reconcile import History, Reconciled, reconcile
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = REPO / "data"
@@ -75,3 +81,29 @@ def snapshot_tree(root: Path) -> dict[str, tuple[bytes, int]]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+# --- the library's stages, as the tests use them ---------------------------------
+
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)  # every update of a test store is out by then
+
+
+def load_store(root: Path) -> Snapshot:
+    """Every story of the file store in ``root``, read and checked."""
+    return read_all(FileStore(root))
+
+
+def publish_store(root: Path, now: datetime = FAR_FUTURE) -> Reconciled:
+    """The store as a first build at ``now`` publishes it (no history)."""
+    snapshot = load_store(root)
+    return reconcile(snapshot, History.empty(), now, snapshot.site.tombstone_days)
+
+
+def render_store(root: Path, now: datetime = FAR_FUTURE) -> dict[str, bytes]:
+    """Every output file of a first build at ``now``."""
+    return render_all(publish_store(root, now))
+
+
+def run_folder(root: Path, out: Path, state: Path, **kw: Any) -> BuildResult:
+    """run_build on a file store: ``root`` in, ``out`` and ``state`` written."""
+    return run_build(Workspace.of(root, out, state), **kw)

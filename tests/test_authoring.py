@@ -12,10 +12,9 @@ import feedparser
 import pytest
 from click.testing import CliRunner, Result
 
-from feeds import FileStore
 from feeds.cli import cli
 
-from .conftest import StoreFactory, snapshot_tree, story
+from .conftest import StoreFactory, load_store, snapshot_tree, story
 
 NOW = "2024-06-01T12:00:00Z"  # 13:00 in Lisbon, the test site's zone
 
@@ -47,7 +46,7 @@ def feeds(root: Path, *args: str, input: str | None = None, now: str = NOW) -> R
 
 
 def ids(root: Path) -> list[str]:
-    (s,) = [s for s in FileStore(root).load().stories if s.slug == "storm"]
+    (s,) = [s for s in load_store(root).stories if s.slug == "storm"]
     return [u.anchor for u in s.updates]
 
 
@@ -121,7 +120,7 @@ def test_add_from_stdin_with_author_and_id(store: Path) -> None:
         input="Line one.\n\nLine two.\n",
     )
     assert result.exit_code == 0, result.output
-    (s,) = FileStore(store).load().stories
+    (s,) = load_store(store).stories
     update = s.updates[0]
     assert (update.anchor, update.text) == ("ana-1", "Line one.\n\nLine two.")
     assert (update.authors[0].name, update.authors[0].email) == ("Ana Ribeiro", "ana@x.test")
@@ -130,7 +129,7 @@ def test_add_from_stdin_with_author_and_id(store: Path) -> None:
 def test_add_from_the_editor(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("click.edit", lambda *a, **k: "Typed in the editor.\n")
     assert feeds(store, "add", "storm").exit_code == 0
-    (s,) = FileStore(store).load().stories
+    (s,) = load_store(store).stories
     assert s.updates[0].text == "Typed in the editor."
 
 
@@ -425,7 +424,7 @@ def test_twenty_concurrent_adds_all_land_once(store: Path, tmp_path: Path) -> No
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in results]
     assert builder.wait(timeout=120) == 0
-    (s,) = FileStore(store).load().stories  # still a valid story
+    (s,) = load_store(store).stories  # still a valid story
     texts = [u.text for u in s.updates]
     for i in range(20):
         assert texts.count(f"Concurrent update number {i}.") == 1
@@ -474,7 +473,7 @@ def test_a_stray_carriage_return_does_not_shift_the_target(make_store: StoreFact
     assert b'{#rumour retracted="2024-06-01 13:00" note="Not confirmed"}' in text
     assert b"Background\rwith a stray CR." in text  # that byte is not ours to change
     assert feeds(root, "add", "s", "Later.", "--at", "07:15").exit_code == 0
-    (s,) = FileStore(root).load().stories
+    (s,) = load_store(root).stories
     assert {u.anchor: u.text for u in s.updates}["warning"] == "A red warning."
 
 
@@ -598,9 +597,9 @@ def test_more_refusals(store: Path, args: list[str], code: int, message: str) ->
 def test_the_size_limit_holds_for_commands_too(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feeds import authoring
+    from feeds.store import files
 
-    monkeypatch.setattr(authoring, "MAX_FILE_BYTES", 600)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 600)
     before = snapshot_tree(store)
     result = feeds(store, "add", "storm", "word " * 100)
     assert result.exit_code == 1 and "would grow past 600 bytes" in result.output
@@ -643,4 +642,4 @@ def test_init_in_the_repeated_hour_writes_a_valid_example(tmp_path: Path) -> Non
         "## 2025-11-02 01:30 -04:00 — The first update"
         in (tmp_path / "s/data/example.md").read_text()
     )
-    assert FileStore(tmp_path / "s" / "data").load().stories
+    assert load_store(tmp_path / "s" / "data").stories

@@ -18,10 +18,8 @@ import feedparser
 import pytest
 from lxml import html as lxml_html
 
-from feeds import FileStore
-from feeds.pipeline import run_build
-
-from .conftest import EXAMPLE_DATA, REPO, story
+from .conftest import EXAMPLE_DATA, REPO, load_store, story
+from .conftest import run_folder as run_build
 from .servers import static_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -88,7 +86,7 @@ def test_story_page_in_chromium(site: tuple[str, Path, Path]) -> None:
     base, root, data = site
     dom = chromium(f"{base}kazerun/", root, "--dump-dom")
     page = lxml_html.fromstring(dom)
-    story = {s.slug: s for s in FileStore(data).load().stories}["kazerun"]
+    story = {s.slug: s for s in load_store(data).stories}["kazerun"]
     assert [li.get("id") for li in page.cssselect("li.update")] == [u.anchor for u in story.updates]
     first = page.cssselect("li.update")[0]
     assert first.cssselect("h2")[0].text_content() == "Armoured convoy reaches the town"

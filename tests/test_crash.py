@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from feeds.build.commit import PUBLISHING_MARKER as DIRTY_MARKER
 from lxml import etree
-
-from feeds.pipeline import DIRTY_MARKER
 
 from .conftest import StoreFactory, story
 

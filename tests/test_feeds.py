@@ -9,17 +9,16 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feeds import FileStore
-from feeds.build import build, site_folder, story_folder
-from feeds.render import RENDERERS
+from feeds.build import render_all, story_folder
+from feeds.render.formats import FORMATS
 
-from .conftest import EXAMPLE_DATA, StoreFactory, story
+from .conftest import EXAMPLE_DATA, StoreFactory, publish_store, render_store, story
 from .feedcheck import CONTENT, DC, A, check_atom, check_rss
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, bytes]:
-    return build(FileStore(EXAMPLE_DATA).load())
+    return render_store(EXAMPLE_DATA)
 
 
 def parsed(files: dict[str, bytes], name: str) -> feedparser.FeedParserDict:
@@ -152,20 +151,20 @@ def test_items_per_feed_caps_every_feed(make_store: StoreFactory) -> None:
     )
     body = "\n\n".join(f"## 2024-06-0{d} 09:00\n\nDay {d}." for d in range(1, 5))
     root = make_store(site=site, s=story(body=body))
-    snap = FileStore(root).load()
-    assert [u.text for u in story_folder(snap.site, snap.stories[0]).feed.entries] == [
+    published = publish_store(root)
+    assert [u.text for u in story_folder(published.site, published.stories[0]).feed.entries] == [
         "Day 4.",
         "Day 3.",
     ]
-    assert len(site_folder(snap.site, snap.stories).feed.entries) == 2
+    out = render_all(published)
+    assert len(feedparser.parse(out["atom.xml"]).entries) == 2
     # The feed's updated is the newest update even when older ones are cut.
-    out = build(snap)
     assert feedparser.parse(out["s/atom.xml"]).feed.updated.startswith("2024-06-04")
 
 
 def test_story_language_marks_entries_in_the_site_feed(make_store: StoreFactory) -> None:
     root = make_store(s=story('title = "S"\nlanguage = "pt-PT"', "## 2024-06-01 09:00\n\nOlá."))
-    out = build(FileStore(root).load())
+    out = render_store(root)
     entry = check_atom(out["atom.xml"]).find(A + "entry")
     assert entry is not None
     assert entry.get("{http://www.w3.org/XML/1998/namespace}lang") == "pt-PT"
@@ -181,12 +180,12 @@ def test_renderers_do_not_touch_the_clock(files: dict[str, bytes]) -> None:
             t for e in feed.entries for t in (e.get("updated_parsed"), e.get("published_parsed"))
         ]
         assert all(utc(s) <= newest for s in stamps if s)
-    assert set(RENDERERS) == {"rss.xml", "atom.xml", "feed.json"}
+    assert {f.file_name for f in FORMATS} == {"rss.xml", "atom.xml", "feed.json"}
 
 
 def test_empty_site_builds_valid_feeds(tmp_path: Path, make_store: StoreFactory) -> None:
     root = make_store()
-    out = build(FileStore(root).load())
+    out = render_store(root)
     assert sorted(out) == SITE_FILES
     check_atom(out["atom.xml"])
     check_rss(out["rss.xml"])
@@ -198,7 +197,7 @@ def test_rss_description_is_escaped_html(make_store: StoreFactory) -> None:
     root = make_store(
         s=story(body="## 2024-06-01 09:00\n\nType `<img src=x onerror=alert(1)>` & go.")
     )
-    out = build(FileStore(root).load())
+    out = render_store(root)
     item = check_rss(out["s/rss.xml"]).find("channel/item")
     assert item is not None
     assert item.findtext("description") == "Type &lt;img src=x onerror=alert(1)&gt; &amp; go."
@@ -215,7 +214,7 @@ def test_authors_with_email_are_credited_once_in_rss(make_store: StoreFactory) -
             "## 2024-06-01 09:00\n\nx",
         )
     )
-    out = build(FileStore(root).load())
+    out = render_store(root)
     item = check_rss(out["s/rss.xml"]).find("channel/item")
     assert item is not None
     assert [c.text for c in item.findall(DC + "creator")] == ["Ana", "Tom"]
@@ -229,7 +228,7 @@ def test_authors_with_email_are_credited_once_in_rss(make_store: StoreFactory) -
 
 def test_title_only_update_has_content(make_store: StoreFactory) -> None:
     root = make_store(s=story(body="## 2024-06-01 09:00 — Polls close\n"))
-    out = build(FileStore(root).load())
+    out = render_store(root)
     for name in ("s/rss.xml", "s/atom.xml"):
         entry = feedparser.parse(out[name]).entries[0]
         assert entry.title == "Polls close"
@@ -277,5 +276,5 @@ def test_ttl_from_site_toml(make_store: StoreFactory) -> None:
     from .conftest import SITE_TOML
 
     root = make_store(site=SITE_TOML + "ttl = 5\n", s=story(body="## 2024-06-01 09:00\n\nx"))
-    out = build(FileStore(root).load())
+    out = render_store(root)
     assert check_rss(out["s/rss.xml"]).findtext("channel/ttl") == "5"

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds import FileStore
-from feeds.build import build
-
-from .conftest import EXAMPLE_DATA, GOLDEN, snapshot_tree
+from .conftest import EXAMPLE_DATA, GOLDEN, render_store, snapshot_tree
+from .conftest import run_folder as run_build
 
 
 def golden_files() -> dict[str, bytes]:
@@ -30,7 +28,7 @@ def golden_files() -> dict[str, bytes]:
 
 
 def test_example_output_matches_golden_files(update_golden: bool) -> None:
-    files = build(FileStore(EXAMPLE_DATA).load())
+    files = render_store(EXAMPLE_DATA)
     if update_golden:
         shutil.rmtree(GOLDEN, ignore_errors=True)
         for name, data in files.items():
@@ -79,8 +77,7 @@ def test_worker_processes_give_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Parsing and rendering in a process pool (as big builds do) changes nothing."""
-    from feeds import parallel
-    from feeds.pipeline import run_build
+    from feeds.build import parallel
 
     monkeypatch.setattr(parallel, "THRESHOLD", 1)
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)

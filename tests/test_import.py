@@ -10,10 +10,9 @@ import feedparser
 import pytest
 from click.testing import CliRunner, Result
 
-from feeds import FileStore
 from feeds.cli import cli
 
-from .conftest import REPO, StoreFactory, snapshot_tree
+from .conftest import REPO, StoreFactory, load_store, snapshot_tree
 from .servers import static_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -83,7 +82,7 @@ def feeds(root: Path, *args: str, now: str = "2026-01-01T00:00:00Z") -> Result:
 
 
 def utc_minutes(root: Path, slug: str) -> list[str]:
-    (story,) = [s for s in FileStore(root).load().stories if s.slug == slug]
+    (story,) = [s for s in load_store(root).stories if s.slug == slug]
     return [u.published.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M") for u in story.updates]
 
 
@@ -94,7 +93,7 @@ def test_every_style_to_exact_times(name: str, make_store: StoreFactory) -> None
     result = feeds(root, "import", str(FIXTURES / name), "--story", "s", *options)
     assert result.exit_code == 0, result.output
     assert utc_minutes(root, "s") == times
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     assert story.updates[0].text.startswith(first_words)
     assert all("will be updating" not in u.text.lower() for u in story.updates)
     # Importing the same page again changes nothing.
@@ -115,7 +114,7 @@ def test_details_survive(make_store: StoreFactory) -> None:
         "--timezone",
         "Europe/Lisbon",
     )
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     top = story.updates[0]
     assert top.anchor == "post-1104" and top.title == "A deal on the high seas"
     assert "<strong>protected areas</strong>" in top.html
@@ -135,7 +134,7 @@ def test_details_survive(make_store: StoreFactory) -> None:
         "--timezone",
         "Asia/Kolkata",
     )
-    monsoon = {s.slug: s for s in FileStore(root).load().stories}["monsoon"]
+    monsoon = {s.slug: s for s in load_store(root).stories}["monsoon"]
     assert monsoon.updates[0].text.endswith("checking the evacuees for fever and injuries.")
     assert "district office has opened three shelters" in monsoon.background
     assert all("Rampur Ghat sits" not in u.text for u in monsoon.updates)
@@ -180,7 +179,7 @@ def test_the_seed_page(make_store: StoreFactory, tmp_path: Path) -> None:
     root = make_store()
     result = feeds(root, "import", str(SEED), "--story", "kazerun", "--timezone", "Asia/Tehran")
     assert result.exit_code == 0, result.output
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     assert len(story.updates) == 5
     top = story.updates[0]
     assert top.published.astimezone(dt.UTC) == dt.datetime(2018, 5, 16, 22, 0, tzinfo=dt.UTC)
@@ -230,7 +229,7 @@ def test_a_grown_page_by_url_adds_only_the_new_updates(
         second = feeds(root, "import", url, "--story", "rail", "--date", "2024-01-15")
         assert "2 new, 2 already there, 0 changed" in second.output
     assert utc_minutes(root, "rail") == CASES["rail-strike-numbered.txt"][1]
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     assert story.link == url
 
 
@@ -246,7 +245,7 @@ def test_changed_updates_are_reported_and_replaced_on_request(
     report = feeds(root, "import", str(page), "--story", "launch")
     assert "0 new, 2 already there, 1 changed on the page (use --update to apply)" in report.output
     feeds(root, "import", str(page), "--story", "launch", "--update")
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     assert story.updates[1].text == "Second stage engine cut-off, on time, 2 seconds early."
 
 
@@ -274,7 +273,7 @@ def test_made_up_ids_follow_the_store_rules(make_store: StoreFactory) -> None:
         "--date",
         "2025-10-26",
     )
-    (story,) = FileStore(root).load().stories
+    (story,) = load_store(root).stories
     assert [u.anchor for u in story.updates] == [
         "u20251026-0210",
         "u20251026-0145-2",

@@ -11,15 +11,12 @@ contested by every story and deletions make older updates move up.
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feeds.pipeline import run_build
-from feeds.state import encode_history, load_state
-
 from .conftest import SITE_TOML, StoreFactory, story
+from .conftest import run_folder as run_build
 
 NOW = datetime(2024, 6, 3, tzinfo=UTC)
 
@@ -93,26 +90,6 @@ def test_incremental_builds_equal_full_builds(make_store: StoreFactory, tmp_path
 
     (root / "site.toml").write_text(site.replace("Test desk", "Desk", 1))
     assert len(check(root, tmp_path, datetime(2024, 6, 4, 14, tzinfo=UTC))) == 3
-
-
-def test_a_state_of_the_earlier_format_is_migrated(
-    make_store: StoreFactory, tmp_path: Path
-) -> None:
-    root = make_store(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
-    state = tmp_path / "state"
-    run_build(root, tmp_path / "out", state, clock=lambda: NOW)
-    (root / "a.md").write_text((root / "a.md").read_text().replace("a9 text.", "Edited."))
-    run_build(root, tmp_path / "out", state, clock=lambda: NOW + timedelta(hours=1))
-    history = load_state(state)[0].history
-    # What an earlier version kept: one state.json, no per-story files.
-    legacy = {"format": 2, **encode_history(history)}
-    shutil.rmtree(state)
-    state.mkdir()
-    (state / "state.json").write_text(json.dumps(legacy))
-    result = run_build(root, tmp_path / "out", state, clock=lambda: NOW + timedelta(hours=2))
-    assert result.written == []  # the edit time survived: same bytes
-    assert not (state / "state.json").exists()
-    assert load_state(state)[0].history == history
 
 
 def test_a_lost_site_cache_costs_a_full_build_not_stories(

@@ -13,12 +13,14 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
+from feeds import Workspace
+from feeds.build.commit import PUBLISHING_MARKER as DIRTY_MARKER
 
+from feeds.build.lock import LockBusy, build_lock
 from feeds.cli import EXIT_BUSY, cli
-from feeds.lock import LockBusy, build_lock
-from feeds.pipeline import DIRTY_MARKER, default_state_dir, run_build
 
 from .conftest import StoreFactory, snapshot_tree, story
+from .conftest import run_folder as run_build
 
 NOW = datetime(2024, 6, 2, 0, 0, tzinfo=UTC)
 
@@ -155,7 +157,8 @@ def test_edited_rss_items_carry_atom_updated(make_store: StoreFactory, tmp_path:
 
 
 def test_default_state_dir_is_beside_data(tmp_path: Path) -> None:
-    assert default_state_dir(tmp_path / "site" / "data") == tmp_path / "site" / ".feeds"
+    ws = Workspace.of(tmp_path / "site" / "data", tmp_path / "out")
+    assert ws.state == (tmp_path / "site" / ".feeds").absolute()
 
 
 def test_lock_bounds_the_wait(tmp_path: Path) -> None:
@@ -267,16 +270,16 @@ def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -
 def test_unchanged_stories_are_not_parsed_again(
     three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feeds import storybuild
+    from feeds.store import files
 
     parsed: list[str] = []
-    real = storybuild.parse_story
+    real = files.parse_story
 
-    def counting(path, raw, site, problems):  # type: ignore[no-untyped-def]
-        parsed.append(path.stem)
-        return real(path, raw, site, problems)
+    def counting(slug, raw, site, problems):  # type: ignore[no-untyped-def]
+        parsed.append(slug)
+        return real(slug, raw, site, problems)
 
-    monkeypatch.setattr(storybuild, "parse_story", counting)
+    monkeypatch.setattr(files, "parse_story", counting)
     backdate(three)  # not just written (see test_a_file_changed_as_it_was_listed_is_read_again)
     build(three, tmp_path)
     assert sorted(parsed) == ["a", "b", "c"]
@@ -293,7 +296,7 @@ def test_unchanged_stories_are_not_parsed_again(
     build(three, tmp_path)
     # c's state stays while its updates are announced as deleted.
     gone = json.loads((tmp_path / "state" / "stories" / "c.json").read_text())
-    assert gone["link"] is None and gone["published"] == {} and gone["tombstones"]
+    assert gone["keys"] == [] and gone["published"] == {} and gone["tombstones"]
 
 
 def test_a_withdrawn_updates_permalink_still_lands_somewhere(
@@ -345,11 +348,11 @@ def test_a_file_changed_as_it_was_listed_is_read_again(
     # A file saved just before the store is listed could be saved again in the
     # same tick of the file system's clock, same size, same mtime: its stat is
     # not trusted, so the next build reads it again, and later ones do not.
-    from feeds import storybuild
+    from feeds.store import files
 
     parsed: list[str] = []
-    real = storybuild.parse_story
-    monkeypatch.setattr(storybuild, "parse_story", lambda *a: parsed.append(a[0].stem) or real(*a))
+    real = files.parse_story
+    monkeypatch.setattr(files, "parse_story", lambda *a: parsed.append(a[0]) or real(*a))
     backdate(three)
     build(three, tmp_path)
     path = three / "b.md"

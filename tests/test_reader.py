@@ -14,9 +14,8 @@ import pytest
 from lxml import etree
 from reader import make_reader
 
-from feeds.pipeline import run_build
-
 from .conftest import StoreFactory, story
+from .conftest import run_folder as run_build
 from .feedcheck import check_atom
 from .servers import static_server
 

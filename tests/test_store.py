@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from feeds import FileStore, StoreError
+from feeds import StoreError
 from feeds.store.headings import default_anchor
 
-from .conftest import EXAMPLE_DATA, StoreFactory, story
+from .conftest import EXAMPLE_DATA, StoreFactory, load_store, story
 
 
 def load(root: Path):  # type: ignore[no-untyped-def]
-    return FileStore(root).load()
+    return load_store(root)
 
 
 def test_example_store() -> None:
@@ -159,7 +159,7 @@ def test_every_problem_is_reported_at_once(make_store: StoreFactory) -> None:
     with pytest.raises(StoreError) as err:
         load(root)
     assert len(err.value.problems) == 2
-    assert [p.path.name for p in err.value.problems] == ["a.md", "b.md"]
+    assert [p.where.name for p in err.value.problems] == ["a.md", "b.md"]
     assert err.value.problems[0].line == 3  # the line `colour = "red"`
 
 
@@ -190,7 +190,7 @@ def test_a_file_saved_during_the_read_is_read_again(
         return data
 
     monkeypatch.setattr(files.Path, "read_bytes", saving_meanwhile)
-    (s,) = FileStore(root).load().stories
+    (s,) = load_store(root).stories
     assert s.updates[0].text == "Half and the rest."
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-from ..store.files import FileStore
+from ..errors import ImportProblem as ImportProblem
+from ..model import SLUG_RE, Story
+from ..settings import Workspace
 from .fetch import read_source
 from .merge import Plan, apply_import, plan_import
 from .page import html_page, looks_like_html, text_page
-from .resolve import ImportProblem as ImportProblem
 from .resolve import Reading as Reading
 from .resolve import read
 
@@ -30,7 +30,7 @@ class ImportResult:
 
 def import_page(
     source: str,
-    data_dir: Path,
+    ws: Workspace,
     slug: str,
     *,
     timezone: str | None = None,
@@ -43,16 +43,30 @@ def import_page(
     got = read_source(source)
     is_html = fmt == "html" or (fmt == "auto" and (got.is_html or looks_like_html(got.text)))
     page = html_page(got.text) if is_html else text_page(got.text)
-    zone = timezone
-    if zone is None and (data_dir / f"{slug}.md").exists():
-        existing = [s for s in FileStore(data_dir).load().stories if s.slug == slug]
-        zone = existing[0].timezone if existing else None
+    existing = _existing(ws, slug)  # the one story, read once
+    zone = timezone or (existing.timezone if existing else None)
     reading = read(page, zone=zone, page_date=page_date)
-    plan = plan_import(data_dir, slug, reading)
+    plan = plan_import(existing, slug, reading)
     done: list[str] = []
     if not dry_run:
-        done = apply_import(data_dir, slug, reading, plan, update=update, now=now, link=got.url)
+        done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
     return ImportResult(reading, plan, done)
+
+
+def _existing(ws: Workspace, slug: str) -> Story | None:
+    if not SLUG_RE.match(slug):
+        raise ImportProblem(
+            f"{slug!r} is not a valid story name: lowercase letters, digits, hyphens"
+        )
+    site = ws.store.read_site()
+    if slug not in ws.store.scan().stories:
+        return None
+    read = ws.store.read_story(slug, site)
+    if read.story is None or read.problems:
+        from ..errors import StoreError
+
+        raise StoreError(read.problems)
+    return read.story
 
 
 def describe(result: ImportResult) -> list[str]:

@@ -12,20 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from ..authoring import (
-    AuthoringError,
-    add_update,
-    edit_update,
-    format_stamp,
-    toml_string,
-    write_new_story,
-)
-from ..model import ANCHOR_RE, SLUG_RE, Story
-from ..store.files import FileStore
-from ..store.headings import HeadingLine, default_anchor
-from .resolve import Found, ImportProblem, Reading
+from ..authoring import add_update, edit_update, import_story
+from ..errors import AuthoringError, ImportProblem
+from ..model import ANCHOR_RE, Story
+from ..settings import Workspace
+from ..store.changes import CreateStory, NewUpdate
+from ..store.headings import default_anchor
+from ..timeutil import is_ambiguous
+from .resolve import Found, Reading
 
 
 @dataclass
@@ -48,27 +43,19 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"\\(.)", r"\1", text).split())
 
 
-def plan_import(data_dir: Path, slug: str, reading: Reading) -> Plan:
-    if not SLUG_RE.match(slug):
+def plan_import(existing: Story | None, slug: str, reading: Reading) -> Plan:
+    if existing is not None and existing.timezone != reading.zone:
         raise ImportProblem(
-            f"{slug!r} is not a valid story name: lowercase letters, digits, hyphens"
+            f"story {slug!r} is in {existing.timezone}, not {reading.zone}: import with "
+            f"--timezone {existing.timezone}"
         )
-    existing = None
-    if (data_dir / f"{slug}.md").exists():
-        existing = next((s for s in FileStore(data_dir).load().stories if s.slug == slug), None)
-        if existing and existing.timezone != reading.zone:
-            raise ImportProblem(
-                f"story {slug!r} is in {existing.timezone}, not {reading.zone}: import with "
-                f"--timezone {existing.timezone}"
-            )
     plan = Plan(existing)
     taken: set[str] = set()
     for found in reading.updates:
         assert found.when is not None
         local = found.when.replace(tzinfo=None)
         when = found.when
-        repeated = when.replace(fold=0).utcoffset() != when.replace(fold=1).utcoffset()
-        second = repeated and when.fold == 1
+        second = is_ambiguous(when) and when.fold == 1
         anchor = found.anchor if found.anchor and ANCHOR_RE.match(found.anchor) else None
         anchor = anchor or default_anchor(local, second)
         base, suffix = anchor, iter("bcdefghijklmnopqrstuvwxyz")
@@ -103,7 +90,7 @@ def plan_import(data_dir: Path, slug: str, reading: Reading) -> Plan:
 
 
 def apply_import(
-    data_dir: Path,
+    ws: Workspace,
     slug: str,
     reading: Reading,
     plan: Plan,
@@ -115,11 +102,11 @@ def apply_import(
     """Write the plan; return one line per change made."""
     done = []
     if plan.story is None:
-        write_new_story(data_dir, slug, _story_text(reading, plan, link))
+        import_story(ws, slug, _new_story(reading, plan, link))
         return [f"created {slug} with {len(plan.new)} updates"]
     for found in sorted(plan.new, key=lambda f: f.when.astimezone(UTC)):  # type: ignore[union-attr]
         added = add_update(
-            data_dir,
+            ws,
             slug,
             found.text,
             at=found.when,
@@ -131,27 +118,23 @@ def apply_import(
     if update:
         for found, anchor in plan.changed:
             try:
-                edit_update(
-                    data_dir, slug, anchor, text=found.text or None, title=found.title or None
-                )
+                edit_update(ws, slug, anchor, text=found.text or None, title=found.title or None)
             except AuthoringError as exc:
                 raise ImportProblem(f"could not update {anchor}: {exc}") from exc
             done.append(f"updated {anchor}")
     return done
 
 
-def _story_text(reading: Reading, plan: Plan, link: str | None) -> str:
-    lines = ["+++", f"title = {toml_string(reading.title or 'Imported story')}"]
-    if link:
-        lines.append(f"link = {toml_string(link)}")
-    lines += [f"timezone = {toml_string(reading.zone)}", 'status = "live"', "+++", ""]
-    for paragraph in reading.background:
-        lines += [paragraph, ""]
-    ordered = sorted(plan.new, key=lambda f: f.when.astimezone(UTC), reverse=True)  # type: ignore[union-attr]
-    for found in ordered:
+def _new_story(reading: Reading, plan: Plan, link: str | None) -> CreateStory:
+    updates = []
+    for found in plan.new:
         assert found.when is not None
-        heading = HeadingLine(format_stamp(found.when), " ".join(found.title.split()), ())
-        lines += [heading.with_attr("#", plan.anchors[id(found)]).render(), ""]
-        if found.text:
-            lines += [found.text, ""]
-    return "\n".join(lines)
+        title = " ".join(found.title.split())
+        updates.append(NewUpdate(found.when, plan.anchors[id(found)], found.text, title))
+    return CreateStory(
+        title=reading.title or "Imported story",
+        timezone=reading.zone,
+        link=link,
+        background=tuple(reading.background),
+        updates=tuple(updates),
+    )

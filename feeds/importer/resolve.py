@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..errors import FeedsError
+from ..errors import ImportProblem
 from .page import Page
 from .stamps import ZONES, Stamp, find_date_line, find_stamp, stamp_from_attribute
 
@@ -37,10 +37,6 @@ BOILERPLATE = re.compile(
     re.I,
 )
 BYLINE = re.compile(r"^(by|reported by|words by)\s|\breporter\b|^posted by", re.I)
-
-
-class ImportProblem(FeedsError):
-    """The page cannot be imported; the message says what was looked for."""
 
 
 @dataclass

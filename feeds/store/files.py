@@ -1,145 +1,237 @@
 """The file store: ``data/site.toml`` and one ``data/<slug>.md`` per story.
 
 Files whose names start with ``_`` or ``.`` are ignored (drafts, editor swap
-files). Every file is read whole, once, and validated before anything is
-returned, so a build either sees a consistent store or reports every problem.
+files). A story's version is its file's (mtime, size, inode); a story is read
+whole, once, and checked before it is returned. Changes are made under a lock
+(``store.lock`` in the store's own state folder, ``.feeds/`` beside ``data/``),
+touching only the lines they are about, and written atomically (temporary
+file, fsync, rename) with the file's mode kept. Anchors of updates that were
+published and deleted are recorded in ``.feeds/retired/<slug>`` so that no new
+update ever gets their ids, whichever state folder builds use.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 import time
-import tomllib
-from datetime import date
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from ..errors import Problem, StoreError
-from ..model import ID_AUTHORITY_RE, Site, Snapshot, Story
-from ..parallel import ordered_map
-from .people import person
-from .problems import Problems, Table, decode_utf8, toml_error
+from ..errors import AuthoringError, Problem, StoreError
+from ..model import SLUG_RE, Site, Story
+from ..publish.files import write_if_changed
+from ..settings import SITE_TOML, load_site
+from . import ChangeFor, Listing, StoryRead
+from .changes import Change, CreateStory, verify
+from .problems import Problems
 from .storyfile import parse_story
+from .storytext import edit_story_text, new_story_text
 
-SITE_FILE = "site.toml"
-SITE_KEYS = (
-    "title",
-    "base_url",
-    "id_authority",
-    "author",
-    "language",
-    "timezone",
-    "items_per_feed",
-    "description",
-    "tombstone_days",
-    "cache_max_age",
-    "ttl",
-    "websub_hub",
-)
+STORE_LOCK_WAIT = 30.0
+# A story file is text a person edits; anything this big is a mistake (and
+# would make every feed that carries it unreasonably large).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# A file changed within this long before the store was listed may change
+# again within the same tick of its file system's clock, keeping its mtime
+# (and, if its size too, hiding the change): such versions are unsettled.
+RACY_NS = 2_000_000_000
 
 
 class FileStore:
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, meta: Path | None = None) -> None:
         self.root = Path(root)
+        # The store's own bookkeeping (lock, retired ids): beside data/, not in it.
+        self.meta = meta or self.root.absolute().parent / ".feeds"
+        self.paths: dict[str, str] = {}  # out/state set in site.toml (see read_site)
 
-    def story_paths(self) -> tuple[list[Path], list[Problem]]:
-        """Story files in the store, and problems with names that look like one."""
-        names, problems = self.story_names()
-        return [self.root / name for name in names], problems
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.root)!r})"
 
-    def story_names(
-        self, listing: list[os.DirEntry[str]] | None = None
-    ) -> tuple[list[str], list[Problem]]:
-        """:meth:`story_paths` as file names (a build of 10,000 stories needs few paths).
+    def describe(self) -> str:
+        return str(self.root)
 
-        ``listing``: the folder's entries, if the caller has already listed it.
-        """
+    def path(self, slug: str) -> Path:
+        return self.root / f"{slug}.md"
+
+    # --- reading -----------------------------------------------------------
+
+    def scan(self) -> Listing:
+        scanned_at = time.time_ns()
         try:
-            entries = sorted(
-                os.scandir(self.root) if listing is None else listing, key=lambda e: e.name
-            )
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
         except (FileNotFoundError, NotADirectoryError):
-            return [], []
-        names: list[str] = []
+            entries = []
+        stories: dict[str, str] = {}
+        unsettled: set[str] = set()
         problems: list[Problem] = []
-        for entry in entries:  # names and types come with the listing: no stat per file
+        site_version, site_unsettled = "", False
+        for entry in entries:  # names and types come with the listing
             name = entry.name
-            if name.startswith(("_", ".")):
+            if name == SITE_TOML:
+                site_version, site_unsettled = _version(entry, scanned_at)
                 continue
-            suffix = os.path.splitext(name)[1]
-            if suffix.lower() not in (".md", ".markdown"):
+            slug = self._slug(entry, problems)
+            if slug is None:
                 continue
-            if suffix == ".md" and not entry.is_dir() and not entry.is_symlink():
-                names.append(name)  # the usual case, without a Path
-                continue
-            path = self.root / name
-            if suffix != ".md":
-                problems.append(
-                    Problem(
-                        path,
-                        None,
-                        f"story files end in .md: rename it to {path.stem}.md "
-                        "(or start its name with _ to keep it out of the store)",
-                    )
+            version, racy = _version(entry, scanned_at)
+            if version:
+                stories[slug] = version
+                if racy:
+                    unsettled.add(slug)
+        return Listing(site_version, stories, frozenset(unsettled), tuple(problems), site_unsettled)
+
+    def _slug(self, entry: os.DirEntry[str], problems: list[Problem]) -> str | None:
+        name = entry.name
+        if name.startswith(("_", ".")):
+            return None
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in (".md", ".markdown"):
+            return None
+        path = self.root / name
+        if suffix != ".md":
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"story files end in .md: rename it to {stem}.md "
+                    "(or start its name with _ to keep it out of the store)",
                 )
-            elif entry.is_dir():
-                problems.append(Problem(path, None, "a folder named like a story file; rename it"))
-            elif entry.is_symlink() and not path.exists():
-                problems.append(Problem(path, None, "a symbolic link to nothing; fix or remove it"))
-            else:
-                names.append(name)
-        return names, problems
+            )
+        elif entry.is_dir():
+            problems.append(Problem(path, None, "a folder named like a story file; rename it"))
+        elif entry.is_symlink() and not path.exists():
+            problems.append(Problem(path, None, "a symbolic link to nothing; fix or remove it"))
+        elif not SLUG_RE.match(stem) or len(stem) > 100:
+            problems.append(
+                Problem(
+                    path,
+                    None,
+                    f"{name!r} is not a valid story file name: use lowercase letters, digits "
+                    "and hyphens (like kazerun-protests.md); it becomes the story's URL",
+                )
+            )
+        else:
+            return stem
+        return None
 
-    def load_site(self) -> Site:
-        """Only ``site.toml``: for commands that need the settings, not the stories."""
-        return self.read_site()[0]
-
-    def read_site(self) -> tuple[Site, bytes]:
-        """:meth:`load_site`, and the bytes it was read from (read once)."""
-        problems: list[Problem] = []
-        site_path = self.root / SITE_FILE
+    def read_site(self) -> Site:
         if not self.root.is_dir():
             raise StoreError(
                 [Problem(self.root, None, "no such folder; pass --data DIR or create it")]
             )
-        site_raw = read_store_file(site_path, problems)
-        site = load_site(site_path, site_raw, problems) if site_raw is not None else None
-        if site is None or site_raw is None:
+        problems: list[Problem] = []
+        path = self.root / SITE_TOML
+        raw = read_store_file(path, problems)
+        loaded = load_site(path, raw, problems) if raw is not None else None
+        if loaded is None:
             raise StoreError(problems)
-        return site, site_raw
+        site, self.paths = loaded
+        return site
 
-    def load(self) -> Snapshot:
-        """Read and validate everything; raise StoreError listing every problem."""
-        site = self.load_site()
-        stories: list[Story] = []
-        paths, problems = self.story_paths()
-        to_parse: list[tuple[Path, bytes, Site]] = []
-        for path in paths:
-            read_problems: list[Problem] = []
-            raw = read_store_file(path, read_problems)
-            problems.extend(read_problems)
-            if raw is not None:
-                to_parse.append((path, raw, site))
-        for story, found in ordered_map(_parse, to_parse):
-            problems.extend(found)
-            if story is not None:
-                stories.append(story)
-        if problems:
-            raise StoreError(problems)
-        return Snapshot(site=site, stories=tuple(sorted(stories, key=lambda s: s.slug)))
+    def read_story(self, slug: str, site: Site) -> StoryRead:
+        path = self.path(slug)
+        problems: list[Problem] = []
+        raw = read_store_file(path, problems)
+        if raw is None:
+            return StoryRead(None, tuple(problems))
+        found = Problems(path)
+        story = parse_story(slug, raw, site, found)
+        return StoryRead(story, tuple(found.items), hashlib.sha256(raw).hexdigest())
+
+    def story_source(self, slug: str) -> bytes:
+        return self.path(slug).read_bytes()
+
+    # --- changing ----------------------------------------------------------
+
+    def writing(self) -> AbstractContextManager[None]:
+        from ..build.lock import file_lock
+
+        return file_lock(self.meta / "store.lock", STORE_LOCK_WAIT, "change to the store")
+
+    def apply(self, slug: str, change: ChangeFor | CreateStory) -> Story:
+        with self.writing():
+            site = self._site_for_change()
+            path = self.path(slug)
+            real = Path(os.path.realpath(path))
+            before = None
+            if isinstance(change, CreateStory):
+                if os.path.lexists(path):
+                    raise AuthoringError(f"{path} already exists; nothing was changed")
+                made: Change = change
+                new, mode = new_story_text(change), 0o644
+            else:
+                if not real.is_file():
+                    raise AuthoringError(self._no_story(slug))
+                raw = real.read_bytes()
+                before = _parse(path, slug, raw, site, before=True)
+                made = change(before)
+                new, mode = edit_story_text(raw, before, made), real.stat().st_mode & 0o777
+            if len(new) > MAX_FILE_BYTES:
+                raise AuthoringError(
+                    f"{path}: the story would grow past {MAX_FILE_BYTES:,} bytes; start a new "
+                    "story for what follows; nothing was written"
+                )
+            after = _parse(path, slug, new, site)
+            wrong = verify(made, before, after)
+            if wrong:
+                raise AuthoringError(f"{path}: {wrong}; nothing was written")
+            write_if_changed(real, new, mode=mode)
+            return after
+
+    def _site_for_change(self) -> Site:
+        try:
+            return self.read_site()
+        except StoreError as exc:
+            hint = "fix site.toml first, or run feeds init (or pass --data DIR)"
+            raise AuthoringError(f"{exc}\n{hint}") from exc
+
+    def _no_story(self, slug: str) -> str:
+        known = ", ".join(self.scan().stories) or "none yet"
+        return (
+            f"no story {slug!r} in {self.root} (stories: {known}); create one with "
+            f'feeds new {slug if SLUG_RE.match(slug) else "SLUG"} --title "..."'
+        )
+
+    def retired(self, slug: str) -> frozenset[str]:
+        try:
+            text = (self.meta / "retired" / slug).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return frozenset()
+        return frozenset(line for line in text.split("\n") if line)
+
+    def retire(self, slug: str, anchors: Iterable[str]) -> None:
+        known = self.retired(slug)
+        new = known | set(anchors)
+        if new != known:
+            with self.writing():
+                new |= self.retired(slug)
+                text = "".join(f"{a}\n" for a in sorted(new))
+                write_if_changed(self.meta / "retired" / slug, text.encode())
 
 
-def _parse(job: tuple[Path, bytes, Site]) -> tuple[Story | None, list[Problem]]:
-    path, raw, site = job
+def _version(entry: os.DirEntry[str], scanned_at: int) -> tuple[str, bool]:
+    """The entry's version, and whether it is too recent to be trusted."""
+    try:
+        st = entry.stat()
+    except OSError:
+        return "", False
+    return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}", st.st_mtime_ns >= scanned_at - RACY_NS
+
+
+def _parse(path: Path, slug: str, raw: bytes, site: Site, before: bool = False) -> Story:
     problems = Problems(path)
-    story = parse_story(path, raw, site, problems)
-    return story, problems.items
-
-
-# A story file is text a person edits; anything this big is a mistake (and
-# would make every feed that carries it unreasonably large).
-MAX_FILE_BYTES = 8 * 1024 * 1024
+    story = parse_story(slug, raw, site, problems)
+    if story is None:
+        listing = "\n".join(str(p) for p in problems.items)
+        if before:
+            raise AuthoringError(f"{listing}\nfix the story file first; nothing was changed")
+        raise AuthoringError(
+            f"{listing}\n(line numbers are those the file would have had) "
+            "the change would break the story; nothing was written"
+        )
+    return story
 
 
 def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
@@ -163,7 +255,7 @@ def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
                 path,
                 None,
                 f"missing: {what}"
-                if path.name == SITE_FILE
+                if path.name == SITE_TOML
                 else "disappeared while being read; run the build again",
             )
         )
@@ -196,99 +288,3 @@ def read_stable(path: Path, attempts: int = 5) -> bytes | None:
             return raw
         time.sleep(0.05 * (attempt + 1))
     return None
-
-
-def _valid_tag_date(authority: str) -> bool:
-    """RFC 4151's date is a real calendar date: 2018, 2018-05 or 2018-05-16."""
-    parts = [int(p) for p in authority.rpartition(",")[2].split("-")]
-    try:
-        date(parts[0], *(parts[1:] + [1, 1])[:2])
-    except ValueError:
-        return False
-    return True
-
-
-def load_site(path: Path, raw: bytes, found: list[Problem]) -> Site | None:
-    problems = Problems(path)
-    text = decode_utf8(raw, problems)
-    data: dict[str, object] = {}
-    if text is not None:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line, message = toml_error(str(exc))
-            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
-    if problems:
-        found.extend(problems.items)
-        return None
-    table = Table(data, text.split("\n") if text else [], 1, problems)
-    table.reject_unknown(SITE_KEYS, SITE_FILE)
-    table.reject_control_characters()
-    title = table.string("title", required=True)
-    base_url = table.string("base_url", required=True)
-    if base_url:
-        parts = urlsplit(base_url)
-        if (
-            parts.scheme not in ("http", "https")
-            or not parts.netloc
-            or parts.query
-            or parts.fragment
-            or re.search(r"[\s<>\"{}|\\^`]", base_url)
-        ):
-            table.complain(
-                "base_url",
-                f"base_url {base_url!r} must be an absolute http(s) URL such as "
-                '"https://news.example.org/live/"',
-            )
-        base_url = base_url.rstrip("/") + "/"
-    id_authority = table.string("id_authority")
-    if "id_authority" not in data:
-        host = urlsplit(base_url).hostname or "example.org"
-        problems.add(
-            1,
-            f'missing id_authority: add id_authority = "{host},YYYY" with a year in which you '
-            f"controlled {host} (or an email address); it is part of every item id and must "
-            "never change",
-        )
-    elif not ID_AUTHORITY_RE.match(id_authority) or not _valid_tag_date(id_authority):
-        table.complain(
-            "id_authority",
-            f"id_authority {id_authority!r} must be a domain or email and a date, as RFC 4151 "
-            'tag: URIs need: "example.org,2018" or "desk@example.org,2018-05-16"',
-        )
-    author = None
-    if "author" not in data:
-        problems.add(1, 'missing author: add author = "Newsroom name" (or "Name <email>")')
-    else:
-        who = person(data["author"])
-        if isinstance(who, str):
-            table.complain("author", who)
-        else:
-            author = who
-    language = table.language(default="en")
-    tz = table.timezone(default="UTC")
-    items = table.integer("items_per_feed", 50, 1, 10_000)
-    tombstone_days = table.integer("tombstone_days", 30, 0, 3650)
-    cache_max_age = table.integer("cache_max_age", 60, 0, 86400)
-    ttl = table.integer("ttl", 0, 0, 10080) or None
-    hub = table.string("websub_hub") or None
-    if hub and not re.match(r"^https?://[^\s/]+", hub):
-        table.complain("websub_hub", f"websub_hub {hub!r} must be the hub's http(s) URL")
-    description = table.string("description")
-    if problems or author is None:
-        found.extend(problems.items)
-        return None
-    return Site(
-        title=title,
-        base_url=base_url,
-        id_authority=id_authority,
-        author=author,
-        language=language,
-        timezone=tz.key if tz else "UTC",
-        items_per_feed=items,
-        description=description,
-        tombstone_days=tombstone_days,
-        cache_max_age=cache_max_age,
-        ttl=ttl,
-        websub_hub=hub,
-    )

@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo
 
 from ..model import ANCHOR_RE, Person
 from ..text import title_text
-from ..timeutil import TimeError, naive_local, parse_offset, resolve_local
+from ..timeutil import (
+    TimeError,
+    is_ambiguous,
+    naive_local,
+    parse_offset,
+    resolve_local,
+    wall_time_exists,
+)
 from .people import person
 from .problems import Problems
 
@@ -61,11 +68,6 @@ def default_anchor(local: datetime, second_occurrence: bool = False) -> str:
     return anchor + "-2" if second_occurrence else anchor
 
 
-def _exists(local: datetime, tz: ZoneInfo) -> bool:
-    aware = local.replace(tzinfo=tz)
-    return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local
-
-
 def _stamp(text: str, tz: ZoneInfo) -> datetime:
     """``2018-05-17 02:30`` (optionally ``+04:30``) in ``tz``, or a TimeError."""
     m = HEADING_RE.match(text.strip())
@@ -98,8 +100,8 @@ def parse_heading(content: str, line: int, tz: ZoneInfo, problems: Problems) -> 
         return None
     # Raw HTML in a title is text ("Why <script> tags matter"), never markup.
     title = title_text(rest["title"]) if rest["title"] else ""
-    first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
-    repeated = first.utcoffset() != second.utcoffset() and _exists(local, tz)
+    second = local.replace(tzinfo=tz, fold=1)
+    repeated = is_ambiguous(second) and wall_time_exists(local, tz)
     second_occurrence = repeated and published.utcoffset() == second.utcoffset()
     heading = Heading(line, local, published, title, default_anchor(local, second_occurrence))
     if rest["attrs"] is not None and not _apply_attrs(heading, rest["attrs"], tz, problems):

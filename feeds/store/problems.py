@@ -11,12 +11,12 @@ from ..timeutil import TimeError, zone
 
 
 class Problems:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: Path | str) -> None:
+        self.where = where
         self.items: list[Problem] = []
 
     def add(self, line: int | None, message: str) -> None:
-        self.items.append(Problem(self.path, line, message))
+        self.items.append(Problem(self.where, line, message))
 
     def __bool__(self) -> bool:
         return bool(self.items)

@@ -25,7 +25,6 @@ import tomllib
 from bisect import bisect_right
 from datetime import UTC, datetime
 from itertools import accumulate
-from pathlib import Path
 from typing import Any, cast
 
 from ..model import (
@@ -65,17 +64,19 @@ _RAW_HEADING = re.compile(r"^ {0,3}#{1,6}(?P<space>[ \t]*)(?P<text>.*)$")
 _LOOKS_LIKE_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]*\d", re.MULTILINE)
 
 
-def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story | None:
-    """Parse one story file; problems are added to ``problems`` (None if any)."""
+def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story | None:
+    """Parse one story's source text; problems are added to ``problems`` (None if any).
+
+    ``problems.where`` names the source in messages (the file, for the file store).
+    """
     text = decode_utf8(raw, problems)
     if text is None:
         return None
-    slug = path.stem
     if not SLUG_RE.match(slug):
         problems.add(
             None,
-            f"{path.name!r} is not a valid story file name: use lowercase letters, digits "
-            "and hyphens (like kazerun-protests.md); it becomes the story's URL",
+            f"{slug!r} is not a valid story name: use lowercase letters, digits "
+            "and hyphens (like kazerun-protests); it becomes the story's URL",
         )
         return None
     lines = text.split("\n")
@@ -232,7 +233,7 @@ def parse_story(path: Path, raw: bytes, site: Site, problems: Problems) -> Story
         updates=tuple(updates),
         link=link,
         created=created,
-        source=str(path),
+        source=str(problems.where),
     )
 
 

@@ -1,4 +1,4 @@
-"""Writing a build to ``out/``: atomic, and only what changed.
+"""Files written atomically, and only when their bytes change: the local folder output.
 
 Each file is written to a temporary file in its own folder, fsynced and
 renamed over the old one (``os.replace`` is atomic on POSIX), so a reader
@@ -13,16 +13,9 @@ import contextlib
 import itertools
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .errors import PublishError
-
-
-@dataclass
-class PublishReport:
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+from ..errors import PublishError
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -109,34 +102,6 @@ def safe_relative(name: str) -> PurePosixPath:
     return rel
 
 
-def _make_folders(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PublishError(
-                f"{folder}: cannot create this folder ({exc.strerror}); nothing was written"
-            ) from exc
-
-
-def publish(files: dict[str, bytes], out_dir: Path) -> PublishReport:
-    """Write ``files`` (POSIX paths relative to ``out_dir``) in sorted order."""
-    report = PublishReport()
-    targets = {name: out_dir.joinpath(*safe_relative(name).parts) for name in sorted(files)}
-    # Every folder first: a path that cannot be written (a file where a folder
-    # should be, no permission) fails the build before any file has changed.
-    _make_folders(sorted({t.parent for t in targets.values()}))
-    for name, target in targets.items():
-        try:
-            changed = write_if_changed(target, files[name])
-        except OSError as exc:
-            raise PublishError(
-                f"{target}: cannot write ({exc.strerror}); check space and permissions"
-            ) from exc
-        (report.written if changed else report.unchanged).append(name)
-    return report
-
-
 TEMP_GLOB = ".*.tmp"  # what stage() names its temporary files
 
 
@@ -167,3 +132,72 @@ def remove_files(out_dir: Path, names: list[str]) -> list[str]:
             folder.rmdir()
             folder = folder.parent
     return removed
+
+
+class FolderOutput:
+    """The output as a local folder: files staged beside their names, then renamed in."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"FolderOutput({str(self.root)!r})"
+
+    def path(self, name: str) -> Path:
+        return self.root.joinpath(*safe_relative(name).parts)
+
+    def stage(self, name: str, data: bytes, new: bool = False) -> str | None:
+        """Stage ``name``'s new bytes (None if they are already there), not yet visible."""
+        tmp = stage(self.path(name), data, durable=False, new=new)
+        return None if tmp is None else str(tmp)
+
+    def commit(self, staged: str, name: str) -> None:
+        # Output files are not fsynced one by one: every build checks each file's
+        # size against the index and renders again whatever a crash lost.
+        commit(Path(staged), self.path(name), durable=False)
+
+    def discard(self, staged: Iterable[str]) -> None:
+        discard(Path(tmp) for tmp in staged)
+
+    def write(self, name: str, data: bytes) -> bool:
+        return write_if_changed(self.path(name), data, durable=False)
+
+    def remove(self, names: list[str]) -> list[str]:
+        return remove_files(self.root, names)
+
+    def sweep(self) -> None:
+        sweep_temporary_files(self.root)
+
+    def sizes_differ(self, files: dict[str, int]) -> bool:
+        """Is a file missing, or not at the size it was written with?"""
+        prefix = str(self.root) + os.sep
+        for name, size in files.items():
+            try:
+                if os.stat(prefix + name).st_size == size:
+                    continue
+            except OSError:
+                pass
+            return True
+        return False
+
+    def make_folder(self, folder: str) -> bool:
+        """Create ``folder``; False if it was already there (a story's first build)."""
+        try:
+            self.path(folder).mkdir(parents=True)
+        except FileExistsError:
+            return False
+        return True
+
+    def prune(self, folders: Iterable[str], keep_root: bool) -> None:
+        """Remove folders a failed build created and left empty."""
+        for name in sorted(set(folders), reverse=True):
+            folder = self.path(name)
+            while folder != self.root and folder.is_relative_to(self.root):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+                folder = folder.parent
+        if not keep_root:
+            with contextlib.suppress(OSError):
+                self.root.rmdir()

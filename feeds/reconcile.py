@@ -1,4 +1,4 @@
-"""What the store cannot say by itself: when an edit happened, what was deleted.
+"""Reconciliation: the store plus what builds recorded gives what readers get; nothing else does.
 
 A pure function, :func:`reconcile`, takes the store as it is now, what the
 previous builds recorded (:class:`History`) and the build's clock, and returns
@@ -13,6 +13,10 @@ what to publish plus the history to record for next time:
 * a retracted update, or one that was published and has gone from the store,
   becomes a tombstone for ``tombstone_days``, then is forgotten.
 
+Only this module makes a :class:`Published` story (or a :class:`Reconciled`
+site), and the renderers take nothing else: an update held back, retracted or
+deleted cannot reach a feed by calling the renderers on what a store read.
+
 If the history is lost, nothing breaks: ids and published times come from the
 store, edited updates fall back to ``updated == published`` (or their explicit
 ``updated``), and deletions already made simply get no tombstone.
@@ -21,13 +25,13 @@ store, edited updates fall back to ``updated == published`` (or their explicit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .errors import Problem, StoreError
-from .model import Snapshot, Story, Tombstone, Update
+from .model import Site, Snapshot, Story, Tombstone, Update
 from .timeutil import require_aware
 
 
@@ -54,19 +58,50 @@ class History:
         return cls(published={}, tombstones={})
 
 
+_SEAL = object()
+
+
+def _sealed(seal: object, what: str) -> None:
+    if seal is not _SEAL:
+        raise TypeError(
+            f"a {what} is made by feeds.reconcile only: pass what the store read through "
+            "reconcile() (or reconcile_story()), which holds back embargoed updates and "
+            "turns retracted and deleted ones into tombstones"
+        )
+
+
+@dataclass(frozen=True)
+class Published:
+    """A story as readers get it now: its visible updates and its tombstones."""
+
+    story: Story  # only the updates that are out, with their edit times
+    tombstones: tuple[Tombstone, ...]  # newest first
+    seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _sealed(self.seal, "Published story")
+
+
 @dataclass(frozen=True)
 class Reconciled:
-    snapshot: Snapshot  # stories with only their published (visible) updates
-    tombstones: tuple[Tombstone, ...]  # newest first
+    """The whole site as readers get it now."""
+
+    site: Site
+    stories: tuple[Published, ...]  # sorted by slug
+    tombstones: tuple[Tombstone, ...]  # every story's, newest first
     history: History
     next_due: datetime | None  # the earliest held-back update, for the next build
+    seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _sealed(self.seal, "Reconciled site")
 
 
 @dataclass(frozen=True)
 class StoryReconciled:
     """:func:`reconcile_story`'s answer for one story."""
 
-    story: Story | None  # with only its published updates; None if it was removed
+    story: Published | None  # None if it was removed (or had problems)
     published: dict[str, UpdateRecord]
     tombstones: dict[str, Tombstone]  # kept ones, unordered
     next_due: datetime | None  # its earliest held-back update
@@ -180,8 +215,11 @@ def reconcile_story(
     tombstones = {k: t for k, t in tombstones.items() if t.when.astimezone(UTC) > keep_after}
     if next_due is not None:
         changes.append(next_due)
+    out = None
+    if result is not None and not problems:
+        out = Published(result, newest_first(tombstones.values()), _SEAL)
     return StoryReconciled(
-        result, published, tombstones, next_due, problems, min(changes, default=None)
+        out, published, tombstones, next_due, problems, min(changes, default=None)
     )
 
 
@@ -208,7 +246,7 @@ def reconcile(
     tombstones: dict[str, Tombstone] = {}
     problems: list[Problem] = []
     next_due: datetime | None = None
-    stories: list[Story] = []
+    stories: list[Published] = []
     present = {story.slug for story in snapshot.stories}
     results = [
         reconcile_story(
@@ -235,8 +273,10 @@ def reconcile(
     if problems:
         raise StoreError(problems)
     return Reconciled(
-        snapshot=replace(snapshot, stories=tuple(stories)),
+        site=snapshot.site,
+        stories=tuple(stories),
         tombstones=newest_first(tombstones.values()),
         history=History(published=published, tombstones=tombstones),
         next_due=next_due,
+        seal=_SEAL,
     )

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from feeds.reconcile import History, Reconciled, reconcile
 
-from feeds import FileStore, StoreError
-from feeds.history import History, Reconciled, reconcile
+from feeds import StoreError
 
-from .conftest import StoreFactory, story
+from .conftest import StoreFactory, load_store, story
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -26,11 +26,11 @@ First text.
 
 
 def run(root: Path, history: History, now: datetime, days: int = 30) -> Reconciled:
-    return reconcile(FileStore(root).load(), history, now, days)
+    return reconcile(load_store(root), history, now, days)
 
 
 def updates(result: Reconciled) -> dict[str, datetime]:
-    return {u.anchor: u.updated for s in result.snapshot.stories for u in s.updates}
+    return {u.anchor: u.updated for p in result.stories for u in p.story.updates}
 
 
 def write(root: Path, body: str, front: str = 'title = "S"') -> None:
@@ -147,8 +147,8 @@ def test_lost_history_changes_no_id_or_published_time(make_store: StoreFactory) 
     root = make_store(s=story(body=BODY))
     h1 = run(root, History.empty(), T0).history
     write(root, BODY.replace("First text.", "Edited."))
-    with_history = run(root, h1, T0 + timedelta(hours=1)).snapshot.stories[0].updates
-    without = run(root, History.empty(), T0 + timedelta(hours=1)).snapshot.stories[0].updates
+    with_history = run(root, h1, T0 + timedelta(hours=1)).stories[0].story.updates
+    without = run(root, History.empty(), T0 + timedelta(hours=1)).stories[0].story.updates
     assert [(u.id, u.published) for u in with_history] == [(u.id, u.published) for u in without]
     assert [u.updated for u in without] == [u.published for u in without]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from .errors import FeedsError
+from ..errors import FeedsError, LockBusy
 
 LOCK_FILE = "build.lock"
 STORE_LOCK_FILE = "store.lock"
@@ -23,10 +23,6 @@ STORE_LOCK_FILE = "store.lock"
 # leave workers that finish their story before they notice; the next build
 # waits for them (exclusive) before it sweeps what they staged.
 WORKERS_LOCK_FILE = "workers.lock"
-
-
-class LockBusy(FeedsError):
-    """Another process held the lock for longer than we were willing to wait."""
 
 
 @contextmanager

@@ -1,0 +1,314 @@
+"""The site's settings, defined once in SETTINGS: the loader, init, defaults and help read it."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .errors import Problem
+
+if TYPE_CHECKING:
+    from .model import Site
+    from .publish import Output
+    from .store import Store
+    from .store.problems import Table
+
+SITE_TOML = "site.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: str  # string, url, id_authority, person, language, timezone, integer, path
+    help: str
+    default: str | int | None = None  # None: required (or, for paths, see the workspace)
+    low: int = 0  # integers: the range allowed
+    high: int = 0
+    example: str = ""  # what `feeds init` writes when it is not given
+    shapes_output: bool = True  # part of what every output file is rendered from
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("title", "string", "The site's name, shown by feed readers.", example='"Live desk"'),
+    Setting(
+        "base_url",
+        "url",
+        "Where out/ is published; every link and feed URL starts with it.",
+        example='"https://news.example.org/live/"',
+    ),
+    Setting(
+        "id_authority",
+        "id_authority",
+        "The RFC 4151 tag: authority of every item id: a domain you controlled in a year "
+        "(or an email address) and that year. Part of every id: never change it, even if "
+        "base_url moves.",
+        example='"news.example.org,2018"',
+    ),
+    Setting(
+        "author",
+        "person",
+        'Who the feeds credit: "Newsroom" or "Name <email>".',
+        example='"Live desk"',
+    ),
+    Setting("language", "language", "Language tag of the site and its stories.", "en"),
+    Setting("timezone", "timezone", "IANA zone of new stories' local times.", "UTC"),
+    Setting(
+        "items_per_feed",
+        "integer",
+        "Updates in each current feed; older ones go to RFC 5005 archive pages.",
+        50,
+        1,
+        10_000,
+    ),
+    Setting("description", "string", "One sentence about the site (feed subtitle).", ""),
+    Setting(
+        "tombstone_days",
+        "integer",
+        "Days a retracted or deleted update is announced as an Atom tombstone.",
+        30,
+        0,
+        3650,
+    ),
+    Setting(
+        "cache_max_age",
+        "integer",
+        "Seconds that `feeds serve` lets clients and caches keep a file (Cache-Control).",
+        60,
+        0,
+        86_400,
+        shapes_output=False,
+    ),
+    Setting(
+        "ttl", "integer", "Minutes that RSS <ttl> asks pollers to wait (0: no <ttl>).", 0, 0, 10_080
+    ),
+    Setting("websub_hub", "url", "A WebSub hub to announce in the feeds and ping.", ""),
+    Setting(
+        "out",
+        "path",
+        "Where the feeds are written (relative to the folder holding data/).",
+        "out",
+        shapes_output=False,
+    ),
+    Setting(
+        "state",
+        "path",
+        "The build state and locks (relative to the folder holding data/).",
+        ".feeds",
+        shapes_output=False,
+    ),
+)
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def default(key: str) -> str | int | None:
+    return BY_KEY[key].default
+
+
+def help_lines() -> list[str]:
+    """Every setting with its default, for ``feeds init --help`` and the docs."""
+    lines = []
+    for s in SETTINGS:
+        value = "required" if s.default is None else f"default {s.default!r}"
+        lines.append(f"{s.key} ({value}): {s.help}")
+    return lines
+
+
+def site_template(values: dict[str, str]) -> str:
+    """site.toml as ``feeds init`` writes it: the given values, then the rest commented."""
+    from .store.storytext import toml_string
+
+    lines = ["# The site. Every key is described by `feeds init --help`."]
+    for s in SETTINGS:
+        if s.key in values:
+            lines.append(f"{s.key} = {_toml(values[s.key], s, toml_string)}")
+    for s in SETTINGS:
+        if s.key not in values and s.default is not None:
+            lines.append(f"# {s.key} = {_toml(s.default, s, toml_string)}  # {s.help}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: str | int, setting: Setting, quote: object) -> str:
+    if setting.kind == "integer":
+        return str(int(value))
+    assert callable(quote)
+    return str(quote(str(value)))
+
+
+def load_site(
+    where: Path | str, raw: bytes, found: list[Problem]
+) -> tuple[Site, dict[str, str]] | None:
+    """site.toml's settings: the Site, and the workspace paths it sets (``out``, ``state``)."""
+    from .model import Site
+    from .store.people import person
+    from .store.problems import Problems, Table, decode_utf8, toml_error
+
+    problems = Problems(where)
+    text = decode_utf8(raw, problems)
+    data: dict[str, object] = {}
+    if text is not None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line, message = toml_error(str(exc))
+            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
+    if problems:
+        found.extend(problems.items)
+        return None
+    table = Table(data, text.split("\n") if text else [], 1, problems)
+    table.reject_unknown(tuple(BY_KEY), SITE_TOML)
+    table.reject_control_characters()
+    values: dict[str, object] = {}
+    for s in SETTINGS:
+        if s.kind == "integer":
+            assert isinstance(s.default, int)
+            values[s.key] = table.integer(s.key, s.default, s.low, s.high)
+        elif s.kind == "language":
+            values[s.key] = table.language(default=str(s.default))
+        elif s.kind == "timezone":
+            tz = table.timezone(default=str(s.default))
+            values[s.key] = tz.key if tz else "UTC"
+        elif s.kind == "id_authority":
+            values[s.key] = table.string(s.key)  # its own message when missing, below
+        elif s.kind != "person":
+            values[s.key] = table.string(s.key, required=s.default is None)
+    base_url = str(values["base_url"])
+    if base_url:
+        if not _http_url(base_url):
+            table.complain(
+                "base_url",
+                f"base_url {base_url!r} must be an absolute http(s) URL such as "
+                '"https://news.example.org/live/"',
+            )
+        values["base_url"] = base_url.rstrip("/") + "/"
+    _check_id_authority(
+        "id_authority" in data, str(values["id_authority"]), table, str(values["base_url"])
+    )
+    if "author" not in data:
+        problems.add(1, 'missing author: add author = "Newsroom name" (or "Name <email>")')
+    else:
+        who = person(data["author"])
+        if isinstance(who, str):
+            table.complain("author", who)
+        else:
+            values["author"] = who
+    hub = str(values["websub_hub"])
+    if hub and not re.match(r"^https?://[^\s/]+", hub):
+        table.complain("websub_hub", f"websub_hub {hub!r} must be the hub's http(s) URL")
+    if problems or "author" not in values:
+        found.extend(problems.items)
+        return None
+    paths = {k: str(values.pop(k)) for k in ("out", "state") if data.get(k)}
+    values.pop("out", None)
+    values.pop("state", None)
+    values["ttl"] = values["ttl"] or None
+    values["websub_hub"] = values["websub_hub"] or None
+    return Site(**values), paths  # type: ignore[arg-type]
+
+
+def _http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return not (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or re.search(r"[\s<>\"{}|\\^`]", url)
+    )
+
+
+def _check_id_authority(given: bool, id_authority: str, table: Table, base_url: str) -> None:
+    from .model import ID_AUTHORITY_RE
+
+    if not given:
+        host = urlsplit(base_url).hostname or "example.org"
+        table.problems.add(
+            1,
+            f'missing id_authority: add id_authority = "{host},YYYY" with a year in which you '
+            f"controlled {host} (or an email address); it is part of every item id and must "
+            "never change",
+        )
+    elif not ID_AUTHORITY_RE.match(id_authority) or not _valid_tag_date(id_authority):
+        table.complain("id_authority", _BAD_AUTHORITY.format(id_authority))
+
+
+_BAD_AUTHORITY = (
+    "id_authority {!r} must be a domain or email and a date, as RFC 4151 "
+    'tag: URIs need: "example.org,2018" or "desk@example.org,2018-05-16"'
+)
+
+
+def _valid_tag_date(authority: str) -> bool:
+    """RFC 4151's date is a real calendar date: 2018, 2018-05 or 2018-05-16."""
+    parts = [int(p) for p in authority.rpartition(",")[2].split("-")]
+    try:
+        date(parts[0], *(parts[1:] + [1, 1])[:2])
+    except ValueError:
+        return False
+    return True
+
+
+# --- the workspace -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a command reads and writes: the store, the output, the build state."""
+
+    store: Store
+    out: Path
+    state: Path
+    output: Output
+
+    @classmethod
+    def of(cls, data: Path | str, out: Path | str, state: Path | str | None = None) -> Workspace:
+        """A file store in ``data``, output to ``out``, state in ``state`` (default
+        ``.feeds/`` beside ``data``)."""
+        from .publish.files import FolderOutput
+        from .store.files import FileStore
+
+        store = FileStore(Path(data))
+        state_dir = Path(state) if state is not None else store.meta
+        return cls(store, Path(out), state_dir, FolderOutput(Path(out)))
+
+
+def resolve_workspace(
+    data: Path | None = None,
+    out: Path | None = None,
+    state: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Workspace:
+    """The workspace every command uses, resolved once.
+
+    Each path comes from the command line, else the environment (``FEEDS_DATA``,
+    ``FEEDS_OUT``, ``FEEDS_STATE``), else ``out``/``state`` in site.toml
+    (relative to the folder that holds the store), else the defaults: ``data``,
+    ``out`` and ``.feeds/`` beside the store.
+    """
+    env = os.environ if env is None else env
+    data = data or Path(env.get("FEEDS_DATA") or "data")
+    base = data.absolute().parent
+    written = _paths_in(data / SITE_TOML)
+    if out is None:
+        given = env.get("FEEDS_OUT")
+        out = Path(given) if given else (base / written["out"] if "out" in written else Path("out"))
+    if state is None:
+        given = env.get("FEEDS_STATE")
+        state = Path(given) if given else (base / written["state"] if "state" in written else None)
+    return Workspace.of(data, out, state)
+
+
+def _paths_in(path: Path) -> dict[str, str]:
+    """``out`` and ``state`` as site.toml sets them; nothing if it cannot be read (the
+    command that reads the settings says why)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k in ("out", "state") if isinstance(v := data.get(k), str) and v.strip()}
