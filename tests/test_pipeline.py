@@ -270,7 +270,7 @@ def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -
 def test_unchanged_stories_are_not_parsed_again(
     three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feeds.store import files
+    from feeds.store import storyfile as files
 
     parsed: list[str] = []
     real = files.parse_story
@@ -348,7 +348,7 @@ def test_a_file_changed_as_it_was_listed_is_read_again(
     # A file saved just before the store is listed could be saved again in the
     # same tick of the file system's clock, same size, same mtime: its stat is
     # not trusted, so the next build reads it again, and later ones do not.
-    from feeds.store import files
+    from feeds.store import storyfile as files
 
     parsed: list[str] = []
     real = files.parse_story

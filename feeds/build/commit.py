@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import Problem, PublishError, StoreError
 from ..publish import Output
@@ -28,7 +29,9 @@ from ..store import Listing, Store
 from .lock import wait_for_workers
 from .plan import settled
 from .state import SITE_CACHE_FILE, Index, SiteState, story_state_path
-from .story import StoryOutcome
+
+if TYPE_CHECKING:
+    from .story import StoryOutcome
 
 PUBLISHING_MARKER = "publishing"
 STAGING_MARKER = "staging"

@@ -33,14 +33,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model import Tombstone
 from ..publish.files import write_if_changed
-from ..reconcile import History, UpdateRecord
-from ..render.html import StoryLink
 from ..timeutil import rfc3339
-from .folder import SiteItem
+
+if TYPE_CHECKING:  # the records below need them; an idle build needs only the Index
+    from ..model import Tombstone
+    from ..reconcile import History
+    from ..render.html import StoryLink
+    from .folder import SiteItem
 
 FORMAT = 4
 INDEX_FILE = "index.json"
@@ -164,6 +166,9 @@ class StoryState:
 
     @classmethod
     def decode(cls, raw: Mapping[str, Any]) -> StoryState:
+        from ..model import Tombstone
+        from ..reconcile import History, UpdateRecord
+
         if raw.get("format") != FORMAT:
             raise ValueError(f"unknown format {raw.get('format')!r}")
         history = History(
@@ -195,6 +200,8 @@ def load_story_state(state_dir: Path, slug: str) -> tuple[StoryState | None, str
 
 def load_history(state_dir: Path, slug: str) -> History:
     """What builds recorded of one story (empty if nothing, or unreadable)."""
+    from ..reconcile import History
+
     state, _ = load_story_state(state_dir, slug)
     return state.history if state else History.empty()
 

@@ -18,16 +18,18 @@ import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import AuthoringError, Problem, StoreError
 from ..model import SLUG_RE, Site, Story
 from ..publish.files import write_if_changed
 from ..settings import SITE_TOML, load_site
 from . import ChangeFor, Listing, StoryRead
-from .changes import Change, CreateStory, verify
-from .problems import Problems
-from .storyfile import parse_story
-from .storytext import edit_story_text, new_story_text
+
+# The parser and the editor are imported when a story is read or changed: a
+# build that finds nothing to do lists the folder and stops.
+if TYPE_CHECKING:
+    from .changes import Change, CreateStory
 
 STORE_LOCK_WAIT = 30.0
 # A story file is text a person edits; anything this big is a mistake (and
@@ -136,6 +138,9 @@ class FileStore:
         raw = read_store_file(path, problems)
         if raw is None:
             return StoryRead(None, tuple(problems))
+        from .problems import Problems
+        from .storyfile import parse_story
+
         found = Problems(path)
         story = parse_story(slug, raw, site, found)
         return StoryRead(story, tuple(found.items), hashlib.sha256(raw).hexdigest())
@@ -151,6 +156,9 @@ class FileStore:
         return file_lock(self.meta / "store.lock", STORE_LOCK_WAIT, "change to the store")
 
     def apply(self, slug: str, change: ChangeFor | CreateStory) -> Story:
+        from .changes import CreateStory, verify
+        from .storytext import edit_story_text, new_story_text
+
         with self.writing():
             site = self._site_for_change()
             path = self.path(slug)
@@ -221,6 +229,9 @@ def _version(entry: os.DirEntry[str], scanned_at: int) -> tuple[str, bool]:
 
 
 def _parse(path: Path, slug: str, raw: bytes, site: Site, before: bool = False) -> Story:
+    from .problems import Problems
+    from .storyfile import parse_story
+
     problems = Problems(path)
     story = parse_story(slug, raw, site, problems)
     if story is None:
