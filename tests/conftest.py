@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from feeds import FileStore, Snapshot, Workspace, read_all
+from feeds import FileStore, MemoryStore, Snapshot, Workspace, read_all
 from feeds.build import BuildResult, render_all, run_build
+from feeds.publish import FolderOutput
 from feeds.reconcile import History, Reconciled, reconcile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,3 +108,73 @@ def render_store(root: Path, now: datetime = FAR_FUTURE) -> dict[str, bytes]:
 def run_folder(root: Path, out: Path, state: Path, **kw: Any) -> BuildResult:
     """run_build on a file store: ``root`` in, ``out`` and ``state`` written."""
     return run_build(Workspace.of(root, out, state), **kw)
+
+
+# --- the same tests against every kind of store ------------------------------------
+
+
+class Source:
+    """A store as a test edits it, whatever its kind: what a person would do to it."""
+
+    def __init__(self, kind: str, tmp_path: Path, site: str, stories: dict[str, str]) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.root = tmp_path / "data"
+        self.store: FileStore | MemoryStore
+        if kind == "files":
+            self.root.mkdir(exist_ok=True)
+            self.store = FileStore(self.root)
+            self.write_site(site)
+        else:
+            self.store = MemoryStore(site)
+        for slug, text in stories.items():
+            self.write(slug.replace("_", "-"), textwrap.dedent(text).lstrip("\n"))
+
+    def write(self, slug: str, text: str) -> None:
+        if isinstance(self.store, MemoryStore):
+            self.store.put(slug, text.encode())
+        else:
+            (self.root / f"{slug}.md").write_text(text, encoding="utf-8")
+
+    def read(self, slug: str) -> str:
+        return self.store.story_source(slug).decode()
+
+    def edit(self, slug: str, old: str, new: str) -> None:
+        text = self.read(slug)
+        assert old in text, f"{old!r} not in {slug}"
+        self.write(slug, text.replace(old, new))
+
+    def delete(self, slug: str) -> None:
+        if isinstance(self.store, MemoryStore):
+            self.store.delete(slug)
+        else:
+            (self.root / f"{slug}.md").unlink()
+
+    def write_site(self, text: str) -> None:
+        if isinstance(self.store, MemoryStore):
+            self.store.put_site(text)
+        else:
+            (self.root / "site.toml").write_text(text, encoding="utf-8")
+
+    def workspace(self, out: Path | None = None, state: Path | None = None) -> Workspace:
+        out = out or self.tmp_path / "out"
+        state = state or self.tmp_path / "state"
+        return Workspace(self.store, out, state, FolderOutput(out))
+
+    def build(
+        self, out: Path | None = None, state: Path | None = None, **kw: Any
+    ) -> BuildResult:
+        return run_build(self.workspace(out, state), **kw)
+
+
+SourceFactory = Callable[..., Source]
+
+
+@pytest.fixture(params=["files", "memory"])
+def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> SourceFactory:
+    """make_source(site=..., **{slug: markdown}): a store of each kind in turn."""
+
+    def make(site: str = SITE_TOML, **stories: str) -> Source:
+        return Source(request.param, tmp_path, site, stories)
+
+    return make

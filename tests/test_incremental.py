@@ -2,11 +2,12 @@
 
 Each step changes the store the way people do (a new update, one deleted
 from the top of the site-wide feed, an edit, a retraction, a story removed,
-an update held back until later, a state from an earlier version), builds
+an update held back until later, a lost cache or state), builds
 incrementally, then builds everything again (``force``) from a copy of the
 same state into another folder: the two ``out/`` trees must be equal, byte
 for byte. The site's items per feed is small, so the site-wide feeds are
-contested by every story and deletions make older updates move up.
+contested by every story and deletions make older updates move up. Each test
+runs against every kind of store (files, memory).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .conftest import SITE_TOML, StoreFactory, story
-from .conftest import run_folder as run_build
+from .conftest import SITE_TOML, Source, SourceFactory, story
 
 NOW = datetime(2024, 6, 3, tzinfo=UTC)
 
@@ -31,142 +31,138 @@ def heading(day: int, hour: int, anchor: str) -> str:
     return f"## 2024-06-0{day} {hour:02d}:00 {{#{anchor}}}\n\n{anchor} text."
 
 
-def check(root: Path, tmp_path: Path, now: datetime, written: bool = False) -> list[str]:
-    result = run_build(root, tmp_path / "out", tmp_path / "state", clock=lambda: now)
+def check(src: Source, tmp_path: Path, now: datetime, written: bool = False) -> list[str]:
+    result = src.build(clock=lambda: now)
     again = tmp_path / "again"
     shutil.rmtree(again, ignore_errors=True)
     shutil.copytree(tmp_path / "state", again / "state")
-    run_build(root, again / "out", again / "state", clock=lambda: now, force=True)
+    src.build(again / "out", again / "state", clock=lambda: now, force=True)
     assert files(tmp_path / "out") == files(again / "out")
     return result.written if written else result.rendered
 
 
-def test_incremental_builds_equal_full_builds(make_store: StoreFactory, tmp_path: Path) -> None:
+def test_incremental_builds_equal_full_builds(make_source: SourceFactory, tmp_path: Path) -> None:
     site = SITE_TOML + "items_per_feed = 3\n"
-    root = make_store(
+    src = make_source(
         site=site,
         a=story(body="\n\n".join(heading(1, h, f"a{h}") for h in (9, 7, 5))),
         b=story(body="\n\n".join(heading(1, h, f"b{h}") for h in (8, 6, 4))),
         c=story(body="\n\n".join(heading(1, h, f"c{h}") for h in (3, 2, 1))),
     )
     now = NOW
-    assert sorted(check(root, tmp_path, now)) == ["", "a/", "b/", "c/"]
+    assert sorted(check(src, tmp_path, now)) == ["", "a/", "b/", "c/"]
     site_feed = tmp_path / "out" / "atom.xml"
     assert [f"a{h}" in site_feed.read_text() for h in (9, 7)] == [True, True]
 
-    def edit(slug: str, old: str, new: str) -> None:
-        path = root / f"{slug}.md"
-        path.write_text(path.read_text().replace(old, new))
-
+    edit = src.edit
     now += timedelta(minutes=1)
     edit("c", "## 2024-06-01 03:00", heading(2, 10, "c10") + "\n\n## 2024-06-01 03:00")
-    assert sorted(check(root, tmp_path, now)) == ["", "c/"]  # a new top item
+    assert sorted(check(src, tmp_path, now)) == ["", "c/"]  # a new top item
     assert "c10" in site_feed.read_text()
 
     now += timedelta(minutes=1)
     edit("c", heading(2, 10, "c10") + "\n\n", "")  # deleted from the top: b8 moves up
-    assert sorted(check(root, tmp_path, now)) == ["", "c/"]
+    assert sorted(check(src, tmp_path, now)) == ["", "c/"]
     assert "b8" in site_feed.read_text() and "deleted-entry" in site_feed.read_text()
 
     now += timedelta(minutes=1)
     edit("a", "a9 text.", "a9 text, corrected.")  # an edit of a site item
-    check(root, tmp_path, now)
+    check(src, tmp_path, now)
     assert "a9 text, corrected." in site_feed.read_text()
 
     now += timedelta(minutes=1)
     edit("b", "{#b8}", '{#b8 retracted="2024-06-03 00:03"}')
-    check(root, tmp_path, now)
+    check(src, tmp_path, now)
 
     now += timedelta(minutes=1)
     edit("c", "## 2024-06-01 03:00", heading(4, 12, "c12") + "\n\n## 2024-06-01 03:00")
-    assert check(root, tmp_path, now, written=True) == []  # held back: nothing shows yet
+    assert check(src, tmp_path, now, written=True) == []  # held back: nothing shows yet
     assert "c12" not in site_feed.read_text()
-    assert sorted(check(root, tmp_path, datetime(2024, 6, 4, 12, 1, tzinfo=UTC))) == ["", "c/"]
+    assert sorted(check(src, tmp_path, datetime(2024, 6, 4, 12, 1, tzinfo=UTC))) == ["", "c/"]
     assert "c12" in site_feed.read_text()
 
-    (root / "a.md").unlink()
-    assert check(root, tmp_path, datetime(2024, 6, 4, 13, tzinfo=UTC)) == [""]
+    src.delete("a")
+    assert check(src, tmp_path, datetime(2024, 6, 4, 13, tzinfo=UTC)) == [""]
     assert not (tmp_path / "out" / "a").exists()
 
-    (root / "site.toml").write_text(site.replace("Test desk", "Desk", 1))
-    assert len(check(root, tmp_path, datetime(2024, 6, 4, 14, tzinfo=UTC))) == 3
+    src.write_site(site.replace("Test desk", "Desk", 1))
+    assert len(check(src, tmp_path, datetime(2024, 6, 4, 14, tzinfo=UTC))) == 3
 
 
 def test_a_lost_site_cache_costs_a_full_build_not_stories(
-    make_store: StoreFactory, tmp_path: Path
+    make_source: SourceFactory, tmp_path: Path
 ) -> None:
-    root = make_store(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
-    check(root, tmp_path, NOW)
+    src = make_source(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
+    check(src, tmp_path, NOW)
     (tmp_path / "state" / "site.pickle").write_bytes(b"not a pickle")
-    (root / "a.md").write_text((root / "a.md").read_text().replace("a9 text.", "Edited."))
-    assert "" in check(root, tmp_path, NOW + timedelta(hours=1))  # every story read again
+    src.edit("a", "a9 text.", "Edited.")
+    assert "" in check(src, tmp_path, NOW + timedelta(hours=1))  # every story read again
     index = (tmp_path / "out" / "index.html").read_text()
     assert 'href="a/"' in index and 'href="b/"' in index
 
 
 def test_a_lost_story_state_keeps_its_updates_in_the_site_feeds(
-    make_store: StoreFactory, tmp_path: Path
+    make_source: SourceFactory, tmp_path: Path
 ) -> None:
     # The site's newest item is retracted, so the site-wide feeds are made
     # again from every story's state; b's is gone.
-    root = make_store(
+    src = make_source(
         site=SITE_TOML + "items_per_feed = 3\n",
         a=story(body="\n\n".join(heading(1, h, f"a{h}") for h in (10, 9, 8))),
         b=story(body=heading(1, 7, "b7")),
     )
-    check(root, tmp_path, NOW)
+    check(src, tmp_path, NOW)
     (tmp_path / "state" / "stories" / "b.json").unlink()
-    path = root / "a.md"
-    path.write_text(path.read_text().replace("{#a10}", '{#a10 retracted="2024-06-02 00:00"}'))
-    result = run_build(root, tmp_path / "out", tmp_path / "state", clock=lambda: NOW)
+    src.edit("a", "{#a10}", '{#a10 retracted="2024-06-02 00:00"}')
+    result = src.build(clock=lambda: NOW)
     assert any("b.json: missing" in w for w in result.warnings)
     assert "b7" in (tmp_path / "out" / "rss.xml").read_text()
     # The next build reads b again and writes its state anew.
-    check(root, tmp_path, NOW + timedelta(minutes=1))
+    check(src, tmp_path, NOW + timedelta(minutes=1))
     assert (tmp_path / "state" / "stories" / "b.json").exists()
 
 
 def test_any_damage_to_the_site_cache_means_a_full_build(
-    make_store: StoreFactory, tmp_path: Path
+    make_source: SourceFactory, tmp_path: Path
 ) -> None:
-    root = make_store(a=story(body=heading(1, 9, "a9")))
-    check(root, tmp_path, NOW)
+    src = make_source(a=story(body=heading(1, 9, "a9")))
+    check(src, tmp_path, NOW)
     # Pickle opcodes that ask for more bytes than exist, or than fit in memory.
     for garbage in (
         b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff",
         b"\x8e\x00\x00\x00\x00\x00\x00\x00\x40",
     ):
         (tmp_path / "state" / "site.pickle").write_bytes(garbage)
-        (root / "a.md").write_text((root / "a.md").read_text() + "\nMore.\n")
-        assert "" in check(root, tmp_path, NOW + timedelta(hours=1))
+        src.write("a", src.read("a") + "\nMore.\n")
+        assert "" in check(src, tmp_path, NOW + timedelta(hours=1))
 
 
 def test_what_the_clock_alone_changes_is_built_on_time(
-    make_store: StoreFactory, tmp_path: Path
+    make_source: SourceFactory, tmp_path: Path
 ) -> None:
     # A story created in the future, a retraction dated in the future, an
     # update scheduled and withdrawn before it went out, and a clock that
     # goes back: each later build equals a build of everything.
-    root = make_store(
+    src = make_source(
         a=story(body=heading(1, 9, "a9")),
         c=story('title = "C"\ncreated = 2024-06-03T12:30:00+01:00', ""),
     )
-    path = root / "a.md"
-    path.write_text(
-        path.read_text()
+    src.write(
+        "a",
+        src.read("a")
         + "\n## 2024-06-03 14:00 {#later}\n\nScheduled.\n"
-        + '\n## 2024-06-01 08:00 {#wrong retracted="2024-06-03 13:00"}\n\nWrong.\n'
+        + '\n## 2024-06-01 08:00 {#wrong retracted="2024-06-03 13:00"}\n\nWrong.\n',
     )
-    check(root, tmp_path, datetime(2024, 6, 3, 11, tzinfo=UTC))
-    path.write_text(path.read_text().replace("{#later}", "{#later retracted}"))
-    check(root, tmp_path, datetime(2024, 6, 3, 11, 5, tzinfo=UTC))
+    check(src, tmp_path, datetime(2024, 6, 3, 11, tzinfo=UTC))
+    src.edit("a", "{#later}", "{#later retracted}")
+    check(src, tmp_path, datetime(2024, 6, 3, 11, 5, tzinfo=UTC))
     atom = tmp_path / "out" / "a" / "atom.xml"
     assert 'when="2024-06-03T11:00:00Z"' in atom.read_text()  # not later than the clock
     # 11:30 UTC: c is created; 12:00 UTC: the retraction's own time.
-    assert "c/" in check(root, tmp_path, datetime(2024, 6, 3, 11, 31, tzinfo=UTC))
-    assert "a/" in check(root, tmp_path, datetime(2024, 6, 3, 12, 1, tzinfo=UTC))
+    assert "c/" in check(src, tmp_path, datetime(2024, 6, 3, 11, 31, tzinfo=UTC))
+    assert "a/" in check(src, tmp_path, datetime(2024, 6, 3, 12, 1, tzinfo=UTC))
     assert 'when="2024-06-03T13:00:00+01:00"' in atom.read_text()  # 12:00 UTC
-    check(root, tmp_path, datetime(2024, 6, 3, 14, 1, tzinfo=UTC))
+    check(src, tmp_path, datetime(2024, 6, 3, 14, 1, tzinfo=UTC))
     assert "later" not in atom.read_text()  # withdrawn before it went out: no tombstone
-    check(root, tmp_path, datetime(2024, 6, 3, 10, tzinfo=UTC))  # the clock went back
-    check(root, tmp_path, datetime(2024, 6, 3, 15, tzinfo=UTC))
+    check(src, tmp_path, datetime(2024, 6, 3, 10, tzinfo=UTC))  # the clock went back
+    check(src, tmp_path, datetime(2024, 6, 3, 15, tzinfo=UTC))

@@ -14,8 +14,7 @@ import pytest
 from lxml import etree
 from reader import make_reader
 
-from .conftest import StoreFactory, story
-from .conftest import run_folder as run_build
+from .conftest import SourceFactory, story
 from .feedcheck import check_atom
 from .servers import static_server
 
@@ -42,14 +41,14 @@ def checksums(out: Path) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.parametrize("fmt", ["atom.xml", "rss.xml"])
 def test_subscriber_sees_each_update_once(
-    fmt: str, make_store: StoreFactory, tmp_path: Path
+    fmt: str, make_source: SourceFactory, tmp_path: Path
 ) -> None:
-    root = make_store(s=story(body=BODY))
+    src = make_source(s=story(body=BODY))
     out = tmp_path / "out"
     clock = [datetime(2024, 6, 1, 12, 0, tzinfo=UTC)]
 
     def build() -> None:
-        run_build(root, out, tmp_path / "state", clock=lambda: clock[0])
+        src.build(clock=lambda: clock[0])
 
     build()
     with static_server(out) as base:
@@ -66,8 +65,9 @@ def test_subscriber_sees_each_update_once(
         assert sorted(entries) == ["tag:news.test,2024:s/bridge", "tag:news.test,2024:s/storm"]
 
         # One update added: exactly one new entry.
-        (root / "s.md").write_text(
-            story(body="## 2024-06-01 11:00 — Bridge reopens {#reopen}\n\nOpen again.\n" + BODY)
+        src.write(
+            "s",
+            story(body="## 2024-06-01 11:00 — Bridge reopens {#reopen}\n\nOpen again.\n" + BODY),
         )
         clock[0] = datetime(2024, 6, 1, 12, 5, tzinfo=UTC)
         build()
@@ -76,8 +76,8 @@ def test_subscriber_sees_each_update_once(
         assert entries["tag:news.test,2024:s/reopen"].title == "Bridge reopens"
 
         # An edit: the same entry, new text, marked updated; no new entry.
-        text = (root / "s.md").read_text().replace("closed the bridge.", "closed both bridges.")
-        (root / "s.md").write_text(text)
+        text = src.read("s").replace("closed the bridge.", "closed both bridges.")
+        src.write("s", text)
         clock[0] = datetime(2024, 6, 1, 12, 10, tzinfo=UTC)
         build()
         entries = poll()
@@ -97,7 +97,7 @@ def test_subscriber_sees_each_update_once(
         assert len(poll()) == 3
 
         # A deletion: the entry's tombstone is in the Atom feed.
-        (root / "s.md").write_text(text.split("## 2024-06-01 09:00")[0])
+        src.write("s", text.split("## 2024-06-01 09:00")[0])
         clock[0] = datetime(2024, 6, 1, 12, 20, tzinfo=UTC)
         build()
         poll()

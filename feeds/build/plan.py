@@ -31,6 +31,8 @@ def is_idle(
         return False
     if index.site_version != listing.site or index.sources != listing.stories:
         return False
+    if index.built_at is not None and now < index.built_at:
+        return False  # the clock went back: what was published may now be in the future
     return index.next_event is None or now < index.next_event  # an event is due
 
 
