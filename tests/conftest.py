@@ -161,9 +161,7 @@ class Source:
         state = state or self.tmp_path / "state"
         return Workspace(self.store, out, state, FolderOutput(out))
 
-    def build(
-        self, out: Path | None = None, state: Path | None = None, **kw: Any
-    ) -> BuildResult:
+    def build(self, out: Path | None = None, state: Path | None = None, **kw: Any) -> BuildResult:
         return run_build(self.workspace(out, state), **kw)
 
 

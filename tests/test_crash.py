@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from feeds.build.commit import PUBLISHING_MARKER as DIRTY_MARKER
 from lxml import etree
+
+from feeds.build.commit import PUBLISHING_MARKER as DIRTY_MARKER
 
 from .conftest import StoreFactory, story
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
+
 from feeds import Workspace
 from feeds.build.commit import PUBLISHING_MARKER as DIRTY_MARKER
-
 from feeds.build.lock import LockBusy, build_lock
 from feeds.cli import EXIT_BUSY, cli
 

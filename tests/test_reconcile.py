@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feeds.reconcile import History, Reconciled, reconcile
 
 from feeds import StoreError
+from feeds.reconcile import History, Reconciled, reconcile
 
 from .conftest import StoreFactory, load_store, story
 

@@ -131,6 +131,8 @@ def story_folder(site: Site, published: Published, source_key: str = "") -> Fold
     the oldest, so full archive pages stay the same as the story grows and
     are not rewritten.
     """
+    if not isinstance(published, Published):
+        raise TypeError("story_folder() takes a Published story: pass it through reconcile")
     story, tombstones = published.story, published.tombstones
     n = site.items_per_feed
     updates = story.updates

@@ -92,6 +92,11 @@ def link_of(published: Published) -> StoryLink:
 
 def render_all(reconciled: Reconciled) -> dict[str, bytes]:
     """Every output file, keyed by its path in out/: what a build of everything writes."""
+    if not isinstance(reconciled, Reconciled):
+        raise TypeError(
+            f"render_all() takes what feeds.reconcile.reconcile() returns, not {reconciled!r:.60}: "
+            "only reconciliation holds back embargoed updates and withdraws retracted ones"
+        )
     site = reconciled.site
     files: dict[str, bytes] = {}
     for published in reconciled.stories:
