@@ -15,8 +15,8 @@ import html
 from collections.abc import Iterable
 
 from ..model import Feed, Update
-from ..timeutil import rfc3339
-from ._text import attr, edited, rfc2822, text
+from ..timeutil import rfc822, rfc3339
+from ._text import attr, edited, text
 
 FILENAME = "rss.xml"
 MEDIA_TYPE = "application/rss+xml"
@@ -46,7 +46,7 @@ def rss_item(update: Update) -> str:
     ]
     for tag in update.tags:
         parts += ["      <category>", text(tag), "</category>\n"]
-    parts += ["      <pubDate>", rfc2822(update.published), "</pubDate>\n"]
+    parts += ["      <pubDate>", rfc822(update.published), "</pubDate>\n"]
     if edited(update.published, update.updated):
         # RSS has no element for "edited at"; readers that know Atom read
         # atom:updated on an item, and the rest still key on the unchanged guid.
@@ -100,7 +100,7 @@ def rss_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
         "    <language>",
         text(feed.language),
         "</language>\n    <lastBuildDate>",
-        rfc2822(feed.updated),
+        rfc822(feed.updated),
         "</lastBuildDate>\n",
     ]
     if feed.ttl:
