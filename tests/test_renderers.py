@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Feed, Person, Tombstone, Update
-from feeds.render import render_atom, render_json, render_rss
+from feeds.render import FORMATS, format_for, render_atom, render_json, render_rss
 from feeds.render.jsonfeed import dump
 from feeds.render.reference import reference_atom, reference_json, reference_rss
 
@@ -145,6 +145,27 @@ def test_atom_is_the_reference(feed: Feed) -> None:
 def test_json_feed_is_the_reference(feed: Feed) -> None:
     url = feed.folder_url + "feed.json"
     assert render_json(feed, url) == reference_json(feed, url)
+
+
+@settings(max_examples=100, deadline=None)
+@given(feeds())
+def test_the_registry_renders_what_the_renderers_do(feed: Feed) -> None:
+    renderers = {"rss": render_rss, "atom": render_atom, "json": render_json}
+    for fmt in FORMATS:
+        url = feed.folder_url + fmt.file_name
+        assert fmt.render(feed, url) == renderers[fmt.name](feed, url)
+
+
+def test_files_are_told_apart_by_name() -> None:
+    assert [f.file_name for f in FORMATS] == ["rss.xml", "atom.xml", "feed.json"]
+    assert [f.name for f in FORMATS if f.archives] == ["rss", "atom"]
+    for fmt in FORMATS:
+        assert format_for(fmt.file_name) is fmt
+        assert fmt.media_type == fmt.essence + "; charset=utf-8"
+    assert format_for("archive-3-atom.xml") is FORMATS[1]
+    assert format_for("archive-3-feed.json") is None  # JSON Feed has no archives
+    for name in ["index.html", "feed.xsl", "archive-x-rss.xml", "old-rss.xml", "rss.xml.tmp"]:
+        assert format_for(name) is None
 
 
 JSON = st.recursive(

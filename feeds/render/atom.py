@@ -9,7 +9,7 @@ hold it to (why: see that module).
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Person, Update
 from ..timeutil import rfc3339
@@ -126,8 +126,11 @@ def atom_document(feed: Feed, self_url: str, entries: Iterable[str]) -> bytes:
     return "".join([*head, *entries, *tail, "</feed>\n"]).encode()
 
 
-def render_atom(feed: Feed, self_url: str) -> bytes:
+def atom_feed(feed: Feed, self_url: str, entries: Sequence[tuple[str, str]]) -> bytes:
+    """The document around ``(entry, language)`` pairs, each marked if not in the feed's."""
     language = feed.language
-    return atom_document(
-        feed, self_url, (with_language(atom_entry(u), u.language, language) for u in feed.entries)
-    )
+    return atom_document(feed, self_url, [with_language(e, lang, language) for e, lang in entries])
+
+
+def render_atom(feed: Feed, self_url: str) -> bytes:
+    return atom_feed(feed, self_url, [(atom_entry(u), u.language) for u in feed.entries])

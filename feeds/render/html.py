@@ -19,13 +19,10 @@ from zoneinfo import ZoneInfo
 from ..model import Person, Site, Story, Tombstone, Update
 from ..text import plain_text
 from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc822, rfc3339
+from .formats import FORMATS
 
 DAYS, MONTHS = DAY_NAMES, MONTH_NAMES
-FEED_LINKS = (
-    ("application/rss+xml", "RSS", "rss.xml"),
-    ("application/atom+xml", "Atom", "atom.xml"),
-    ("application/feed+json", "JSON Feed", "feed.json"),
-)
+FEED_LINKS = tuple((f.essence, f.label, f.file_name) for f in FORMATS)
 
 
 @dataclass(frozen=True)

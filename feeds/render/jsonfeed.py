@@ -12,13 +12,14 @@ text; the tests hold it to ``json.dumps``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..model import Feed, Person, Update
 from ..timeutil import rfc3339
 from ._text import edited, jstr
 
+FILENAME = "feed.json"
 MEDIA_TYPE = "application/feed+json"
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -122,8 +123,11 @@ def json_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
     return f"{head},\n{body}\n}}\n".encode()
 
 
-def render_json(feed: Feed, self_url: str) -> bytes:
+def json_feed(feed: Feed, self_url: str, items: Sequence[tuple[str, str]]) -> bytes:
+    """The document around ``(item, language)`` pairs, each marked if not in the feed's."""
     language = feed.language
-    return json_document(
-        feed, self_url, (with_language(json_item(u), u.language, language) for u in feed.entries)
-    )
+    return json_document(feed, self_url, [with_language(i, lang, language) for i, lang in items])
+
+
+def render_json(feed: Feed, self_url: str) -> bytes:
+    return json_feed(feed, self_url, [(json_item(u), u.language) for u in feed.entries])

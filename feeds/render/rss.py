@@ -12,7 +12,7 @@ hold it to (why: see that module).
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Update
 from ..timeutil import rfc822, rfc3339
@@ -107,6 +107,11 @@ def rss_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
         head.append(f"    <ttl>{feed.ttl}</ttl>\n")
     tail = "    <fh:archive/>\n" if feed.archive else ""
     return "".join([*head, *items, tail, "  </channel>\n</rss>\n"]).encode()
+
+
+def rss_feed(feed: Feed, self_url: str, items: Sequence[tuple[str, str]]) -> bytes:
+    """The document around ``(item, language)`` pairs: RSS items carry no language."""
+    return rss_document(feed, self_url, [item for item, _ in items])
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
