@@ -3,6 +3,13 @@
 Renderers never read files or the clock; the same Feed always gives the same
 bytes. :data:`~feeds.render.formats.FORMATS` lists the feed formats;
 ``RENDERERS`` maps each feed file name to its renderer.
+
+RSS and Atom are written with string templates, not with a feed library:
+each item is serialised once and re-used by the archives and the site-wide
+feeds, and templates are much faster than feedgen and lxml
+(``bench/render_bench.py``). feedgen 1.0.0 also has open bugs and no
+maintenance (its issue #135: entry links lose every attribute but href).
+It remains the tests' reference, ``tests/reference.py``.
 """
 
 from __future__ import annotations

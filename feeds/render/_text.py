@@ -1,8 +1,8 @@
 """What the string renderers share: escaping as lxml and the json module write it.
 
 The renderers write XML and JSON with plain string templates (see
-:mod:`feeds.render.reference` for why and for the documents they must equal),
-so the few rules a serialiser applies are spelled out here.
+:mod:`feeds.render` for why), so the few rules a serialiser applies are
+spelled out here.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Atom 1.0 (RFC 4287), with RFC 6721 tombstones for retracted and deleted updates.
 
 Written with string templates, each entry once (:func:`atom_entry`), so that
-archives and the site-wide feed re-use it; the bytes are those of the
-feedgen-based :func:`feeds.render.reference.reference_atom`, which the tests
-hold it to (why: see that module).
+archives and the site-wide feed re-use it. The tests hold the documents to
+the feedgen-based reference in ``tests/reference.py`` after XML
+canonicalisation; why templates rather than feedgen: see :mod:`feeds.render`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""RSS 2.0 (with the content, dc and atom namespaces), per the RSS Advisory
-Board's best-practices profile: a non-permalink guid for tag: ids, RFC 822
-dates with four-digit years, full HTML in content:encoded and a plain-text
-excerpt in description, atom:link rel="self".
+"""RSS 2.0 documents, per the RSS Advisory Board's best-practices profile.
+
+With the content, dc and atom namespaces: a non-permalink guid for tag: ids,
+RFC 822 dates with four-digit years, full HTML in content:encoded and a
+plain-text excerpt in description, atom:link rel="self".
 
 Written with string templates, each item once (:func:`rss_item`), so that
-archives and the site-wide feed re-use it; the bytes are those of the
-feedgen-based :func:`feeds.render.reference.reference_rss`, which the tests
-hold it to (why: see that module).
+archives and the site-wide feed re-use it. The tests hold the documents to
+the feedgen-based reference in ``tests/reference.py`` after XML
+canonicalisation; why templates rather than feedgen: see :mod:`feeds.render`.
 """
 
 from __future__ import annotations
