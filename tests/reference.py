@@ -199,7 +199,8 @@ def _json_author(p: Person) -> dict[str, str]:
     return out
 
 
-def reference_json(feed: Feed, self_url: str) -> bytes:
+def json_feed_dict(feed: Feed, self_url: str) -> dict[str, Any]:
+    """The JSON Feed 1.1 document of ``feed`` as the json module takes it."""
     doc: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
@@ -215,21 +216,33 @@ def reference_json(feed: Feed, self_url: str) -> bytes:
         doc["hubs"] = hubs
     items = []
     for u in feed.entries:
-        item: dict[str, Any] = {
-            "id": u.id,
-            "url": u.url,
-            "title": u.title,
-            "content_html": u.html,
-            "summary": u.summary,
-            "date_published": rfc3339(u.published),
-        }
-        if u.updated.astimezone(UTC) != u.published.astimezone(UTC):  # not wall-clock
-            item["date_modified"] = rfc3339(u.updated)
-        item["authors"] = [_json_author(p) for p in u.authors]
-        if u.tags:
-            item["tags"] = list(u.tags)
+        item = json_item_dict(u)
         if u.language != feed.language:
             item["language"] = u.language
         items.append(item)
     doc["items"] = items
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
+    return doc
+
+
+def json_item_dict(u: Update) -> dict[str, Any]:
+    """One item of the ``items`` array, without ``language``."""
+    item: dict[str, Any] = {
+        "id": u.id,
+        "url": u.url,
+        "title": u.title,
+        "content_html": u.html,
+        "summary": u.summary,
+        "date_published": rfc3339(u.published),
+    }
+    if u.updated.astimezone(UTC) != u.published.astimezone(UTC):  # not wall-clock
+        item["date_modified"] = rfc3339(u.updated)
+    item["authors"] = [_json_author(p) for p in u.authors]
+    if u.tags:
+        item["tags"] = list(u.tags)
+    return item
+
+
+def reference_json(feed: Feed, self_url: str) -> bytes:
+    return (
+        json.dumps(json_feed_dict(feed, self_url), ensure_ascii=False, indent=2) + "\n"
+    ).encode()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -29,8 +30,8 @@ from .reference import reference_atom, reference_json, reference_rss
 
 # Any character XML 1.0 allows (no other control characters, no surrogates).
 CHARS = st.characters(
-    blacklist_categories=("Cs",),
-    blacklist_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"]
+    exclude_categories=["Cs"],
+    exclude_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"]
     + ["\ufffe", "\uffff"],
 )
 TEXT = st.text(CHARS, max_size=40)
@@ -229,7 +230,7 @@ BLOCK_LINES = st.sampled_from(
 def test_the_structure_parser_sees_the_blocks_the_full_parser_sees(lines: list[str]) -> None:
     from feeds.text import MARKDOWN, STRUCTURE
 
-    def blocks(md, text):  # type: ignore[no-untyped-def]
+    def blocks(md: Any, text: str) -> list[tuple[str, Any, Any]]:
         return [
             (node.name, node.srcmap, node.meta if node.name != "paragraph" else None)
             for node in md.tree(text).children
