@@ -24,15 +24,13 @@ from lxml import etree
 
 from feeds.model import Feed, Person, Tombstone, Update
 from feeds.render import FORMATS, format_for, render_atom, render_json, render_rss
-from feeds.render.jsonfeed import dump
 
 from .reference import reference_atom, reference_json, reference_rss
 
 # Any character XML 1.0 allows (no other control characters, no surrogates).
 CHARS = st.characters(
     exclude_categories=["Cs"],
-    exclude_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"]
-    + ["\ufffe", "\uffff"],
+    exclude_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"] + ["\ufffe", "\uffff"],
 )
 TEXT = st.text(CHARS, max_size=40)
 WORDS = st.text(CHARS, min_size=1, max_size=20).filter(str.strip)
@@ -181,18 +179,6 @@ def test_files_are_told_apart_by_name() -> None:
     assert format_for("archive-3-feed.json") is None  # JSON Feed has no archives
     for name in ["index.html", "feed.xsl", "archive-x-rss.xml", "old-rss.xml", "rss.xml.tmp"]:
         assert format_for(name) is None
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-    max_leaves=12,
-)
-
-
-@given(JSON)
-def test_dump_is_json_dumps(value: object) -> None:
-    assert dump(value) == json.dumps(value, ensure_ascii=False, indent=2)
 
 
 # Lines that open, continue or close every kind of block, to shuffle.
