@@ -196,7 +196,7 @@ def rfc3339(dt: datetime) -> str:
 def rfc822(dt: datetime, *, gmt: bool = False) -> str:
     """``Thu, 17 May 2018 02:30:00 +0430``: RFC 822 with a four-digit year (RFC 1123).
 
-    English names whatever the locale (``strftime`` and feedgen follow it).
+    English names whatever the locale (``strftime``'s follow it).
     With ``gmt``, the time in UTC written ``GMT``, as OPML and HTTP dates are.
     """
     require_aware(dt, "rfc822()")
