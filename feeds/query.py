@@ -15,8 +15,8 @@ from typing import Any
 from .build.parallel import ordered_map
 from .build.state import Index, load_history, stored_slugs
 from .errors import FeedsError, Problem, StoreError
-from .model import Site, Snapshot, Story, Update
-from .reconcile import History, Reconciled, reconcile, reconcile_story
+from .model import Site, Snapshot, Story, Tombstone, Update
+from .reconcile import History, Reconciled, UpdateRecord, reconcile, reconcile_story
 from .settings import Workspace
 from .store import Store
 from .timeutil import rfc3339
@@ -70,7 +70,8 @@ def load_history_all(ws: Workspace) -> History:
     """Every story's history merged (for the views of the whole site)."""
     from .build.state import load_story_state
 
-    published, tombstones = {}, {}
+    published: dict[str, UpdateRecord] = {}
+    tombstones: dict[str, Tombstone] = {}
     for slug in stored_slugs(ws.state):
         state, _ = load_story_state(ws.state, slug)
         if state is not None:

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .errors import ServeError
+from .render.formats import FORMATS, format_for
 from .store import Store
 
 log = logging.getLogger("feeds.serve")
@@ -44,11 +45,6 @@ log = logging.getLogger("feeds.serve")
 ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
 
 TEXT = "; charset=utf-8"
-MEDIA_TYPES = {
-    "rss.xml": "application/rss+xml" + TEXT,
-    "atom.xml": "application/atom+xml" + TEXT,
-    "feed.json": "application/feed+json" + TEXT,
-}
 BY_SUFFIX = {
     ".html": "text/html" + TEXT,
     ".xml": "application/xml" + TEXT,
@@ -65,21 +61,21 @@ BY_SUFFIX = {
 }
 COMPRESSIBLE = (
     "text/",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/feed+json",
+    *(f.essence for f in FORMATS),
     "application/xml",
     "application/json",
     "image/svg+xml",
 )
 MIN_GZIP_BYTES = 256
+# Feeds a browser shows through their XSL stylesheet when sent as generic XML.
+XML_FEEDS = tuple(f.essence for f in FORMATS if f.essence.endswith("+xml"))
 
 
 def media_type(path: Path) -> str:
     """The Content-Type for a file of out/, by name (feeds are told apart by theirs)."""
-    for name, kind in MEDIA_TYPES.items():
-        if path.name == name or path.name.endswith("-" + name):
-            return kind
+    feed_format = format_for(path.name)
+    if feed_format is not None:
+        return feed_format.media_type
     return BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
 
 
@@ -219,7 +215,7 @@ class FeedServer:
         content_type, etag, vary = cached.content_type, rep.etag, []
         if cached.gzipped:
             vary.append("Accept-Encoding")
-        if content_type.startswith(("application/rss+xml", "application/atom+xml")):
+        if content_type.startswith(XML_FEEDS):
             # Browsers apply the feed's XSL only to a generic XML type: a person who
             # clicks a feed link gets the readable page, a feed reader the feed type.
             vary.append("Accept")

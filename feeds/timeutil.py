@@ -208,12 +208,24 @@ def rfc3339(dt: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def rfc822(dt: datetime) -> str:
-    """RFC 822 date with a four-digit year, independent of the locale."""
-    require_aware(dt, "rfc822()")
-    import email.utils  # only here: the import costs more than most builds
+def rfc822(dt: datetime, *, gmt: bool = False) -> str:
+    """``Thu, 17 May 2018 02:30:00 +0430``: RFC 822 with a four-digit year (RFC 1123).
 
-    return email.utils.format_datetime(dt)
+    English names whatever the locale (``strftime``'s follow it).
+    With ``gmt``, the time in UTC written ``GMT``, as OPML and HTTP dates are.
+    """
+    require_aware(dt, "rfc822()")
+    if gmt:
+        dt = dt.astimezone(UTC)
+        zone_text = "GMT"
+    else:
+        seconds = int(dt.utcoffset().total_seconds())  # type: ignore[union-attr]
+        minutes = abs(seconds) // 60
+        zone_text = f"{'-' if seconds < 0 else '+'}{minutes // 60:02d}{minutes % 60:02d}"
+    return (
+        f"{DAY_NAMES[dt.weekday()][:3]}, {dt.day:02d} {MONTH_NAMES[dt.month - 1][:3]} "
+        f"{dt.year:04d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {zone_text}"
+    )
 
 
 _AGO = re.compile(r"^(\d+)\s*(second|minute|hour|day)s?\s+ago$")

@@ -187,11 +187,14 @@ def next_index(
     )
     for o in outcomes:
         prefix = f"{o.slug}/"
-        for table, value in ((new.outputs, o.outputs), (new.feeds, o.key)):
-            if value:
-                table[prefix] = value  # type: ignore[index]
-            else:
-                table.pop(prefix, None)
+        if o.outputs:
+            new.outputs[prefix] = o.outputs
+        else:
+            new.outputs.pop(prefix, None)
+        if o.key:
+            new.feeds[prefix] = o.key
+        else:
+            new.feeds.pop(prefix, None)
         for times, when in ((new.due, o.due), (new.embargo, o.embargo)):
             if when:
                 times[o.slug] = when

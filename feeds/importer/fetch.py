@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from .resolve import ImportProblem
+from ..errors import ImportProblem
 
 USER_AGENT = f"feeds/{version('feeds')} (live-blog importer; +https://pypi.org/project/feeds/)"
 MAX_BYTES = 5 * 1024 * 1024

@@ -1,16 +1,14 @@
-"""Escaping and dates for the string renderers, as lxml and feedgen write them.
+"""What the string renderers share: escaping as lxml and the json module write it.
 
 The renderers write XML and JSON with plain string templates (see
-:mod:`feeds.render.reference` for why and for the documents they must equal),
-so the few rules a serialiser applies are spelled out here.
+:mod:`feeds.render` for why), so the few rules a serialiser applies are
+spelled out here.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-
-from ..timeutil import DAY_NAMES, MONTH_NAMES
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -43,19 +41,6 @@ def attr(value: str) -> str:
 def jstr(value: str) -> str:
     """A JSON string as ``json.dumps(value, ensure_ascii=False)`` writes it."""
     return _encode(value)
-
-
-def rfc2822(dt: datetime) -> str:
-    """``Thu, 17 May 2018 02:30:00 +0430``: feedgen's format, without its locale switching."""
-    offset = dt.utcoffset()
-    assert offset is not None, "aware datetimes only"
-    sign = "-" if offset < offset * 0 else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return (
-        f"{DAY_NAMES[dt.weekday()][:3]}, {dt.day:02d} {MONTH_NAMES[dt.month - 1][:3]} "
-        f"{dt.year:04d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} "
-        f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
-    )
 
 
 def edited(published: datetime, updated: datetime) -> bool:

@@ -1,15 +1,15 @@
 """Atom 1.0 (RFC 4287), with RFC 6721 tombstones for retracted and deleted updates.
 
 Written with string templates, each entry once (:func:`atom_entry`), so that
-archives and the site-wide feed re-use it; the bytes are those of the
-feedgen-based :func:`feeds.render.reference.reference_atom`, which the tests
-hold it to (why: see that module).
+archives and the site-wide feed re-use it. The tests hold the documents to
+the feedgen-based reference in ``tests/reference.py`` after XML
+canonicalisation; why templates rather than feedgen: see :mod:`feeds.render`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Person, Update
 from ..timeutil import rfc3339
@@ -126,8 +126,11 @@ def atom_document(feed: Feed, self_url: str, entries: Iterable[str]) -> bytes:
     return "".join([*head, *entries, *tail, "</feed>\n"]).encode()
 
 
-def render_atom(feed: Feed, self_url: str) -> bytes:
+def atom_feed(feed: Feed, self_url: str, entries: Sequence[tuple[str, str]]) -> bytes:
+    """The document around ``(entry, language)`` pairs, each marked if not in the feed's."""
     language = feed.language
-    return atom_document(
-        feed, self_url, (with_language(atom_entry(u), u.language, language) for u in feed.entries)
-    )
+    return atom_document(feed, self_url, [with_language(e, lang, language) for e, lang in entries])
+
+
+def render_atom(feed: Feed, self_url: str) -> bytes:
+    return atom_feed(feed, self_url, [(atom_entry(u), u.language) for u in feed.entries])

@@ -12,21 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import Person, Site, Story, Tombstone, Update
 from ..text import plain_text
-from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc3339
+from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc822, rfc3339
+from .formats import FORMATS
 
 DAYS, MONTHS = DAY_NAMES, MONTH_NAMES
-FEED_LINKS = (
-    ("application/rss+xml", "RSS", "rss.xml"),
-    ("application/atom+xml", "Atom", "atom.xml"),
-    ("application/feed+json", "JSON Feed", "feed.json"),
-)
+FEED_LINKS = tuple((f.essence, f.label, f.file_name) for f in FORMATS)
 
 
 @dataclass(frozen=True)
@@ -343,7 +339,7 @@ def opml(site: Site, updated: datetime, outlines: list[str]) -> bytes:
         '<opml version="2.0">',
         "  <head>",
         f"    <title>{_e(site.title)}</title>",
-        f"    <dateModified>{format_datetime(updated.astimezone(UTC), usegmt=True)}</dateModified>",
+        f"    <dateModified>{rfc822(updated, gmt=True)}</dateModified>",
         "  </head>",
         "  <body>",
         f'    <outline type="rss" text="{_e(site.title)} (all stories)" '

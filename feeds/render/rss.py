@@ -1,22 +1,23 @@
-"""RSS 2.0 (with the content, dc and atom namespaces), per the RSS Advisory
-Board's best-practices profile: a non-permalink guid for tag: ids, RFC 822
-dates with four-digit years, full HTML in content:encoded and a plain-text
-excerpt in description, atom:link rel="self".
+"""RSS 2.0 documents, per the RSS Advisory Board's best-practices profile.
+
+With the content, dc and atom namespaces: a non-permalink guid for tag: ids,
+RFC 822 dates with four-digit years, full HTML in content:encoded and a
+plain-text excerpt in description, atom:link rel="self".
 
 Written with string templates, each item once (:func:`rss_item`), so that
-archives and the site-wide feed re-use it; the bytes are those of the
-feedgen-based :func:`feeds.render.reference.reference_rss`, which the tests
-hold it to (why: see that module).
+archives and the site-wide feed re-use it. The tests hold the documents to
+the feedgen-based reference in ``tests/reference.py`` after XML
+canonicalisation; why templates rather than feedgen: see :mod:`feeds.render`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Update
-from ..timeutil import rfc3339
-from ._text import attr, edited, rfc2822, text
+from ..timeutil import rfc822, rfc3339
+from ._text import attr, edited, text
 
 FILENAME = "rss.xml"
 MEDIA_TYPE = "application/rss+xml"
@@ -46,7 +47,7 @@ def rss_item(update: Update) -> str:
     ]
     for tag in update.tags:
         parts += ["      <category>", text(tag), "</category>\n"]
-    parts += ["      <pubDate>", rfc2822(update.published), "</pubDate>\n"]
+    parts += ["      <pubDate>", rfc822(update.published), "</pubDate>\n"]
     if edited(update.published, update.updated):
         # RSS has no element for "edited at"; readers that know Atom read
         # atom:updated on an item, and the rest still key on the unchanged guid.
@@ -100,13 +101,18 @@ def rss_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
         "    <language>",
         text(feed.language),
         "</language>\n    <lastBuildDate>",
-        rfc2822(feed.updated),
+        rfc822(feed.updated),
         "</lastBuildDate>\n",
     ]
     if feed.ttl:
         head.append(f"    <ttl>{feed.ttl}</ttl>\n")
     tail = "    <fh:archive/>\n" if feed.archive else ""
     return "".join([*head, *items, tail, "  </channel>\n</rss>\n"]).encode()
+
+
+def rss_feed(feed: Feed, self_url: str, items: Sequence[tuple[str, str]]) -> bytes:
+    """The document around ``(item, language)`` pairs: RSS items carry no language."""
+    return rss_document(feed, self_url, [item for item, _ in items])
 
 
 def render_rss(feed: Feed, self_url: str) -> bytes:
