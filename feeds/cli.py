@@ -343,7 +343,14 @@ def _site_setting(ws: Workspace, key: str, default: int) -> int:
 # Writing
 
 
-@cli.command()
+def _settings_epilog() -> str:
+    from .settings import help_lines
+
+    lines = "\n".join(f"  {line}" for line in help_lines())
+    return f"\b\nThe settings of data/site.toml:\n{lines}"
+
+
+@cli.command(epilog=_settings_epilog())
 @click.argument(
     "directory",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,4 +1,4 @@
-"""The site's settings, defined once in SETTINGS: the loader, init, defaults and help read it."""
+"""Site settings defined once (SETTINGS), and the workspace every command resolves once."""
 
 from __future__ import annotations
 
@@ -129,8 +129,9 @@ def site_template(values: dict[str, str]) -> str:
         if s.key in values:
             lines.append(f"{s.key} = {_toml(values[s.key], s, toml_string)}")
     for s in SETTINGS:
-        if s.key not in values and s.default is not None:
-            lines.append(f"# {s.key} = {_toml(s.default, s, toml_string)}  # {s.help}")
+        if s.key not in values:
+            shown = s.example if s.default is None else _toml(s.default, s, toml_string)
+            lines.append(f"# {s.key} = {shown}  # {s.help}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""One story file: ``data/<slug>.md``.
+"""One story's Markdown source (the format of ``data/<slug>.md``) parsed into a Story.
 
 ```
 +++
