@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from lxml import etree
@@ -51,7 +51,6 @@ class Page:
     published: datetime | date | None = None
     modified: datetime | date | None = None
     kind: str = "text"
-    notes: list[str] = field(default_factory=list)
 
 
 def looks_like_html(raw: str) -> bool:

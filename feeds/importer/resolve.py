@@ -22,7 +22,7 @@ the order wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -62,7 +62,6 @@ class Reading:
     updates: list[Found]  # in page order
     order: str  # "newest first" or "oldest first"
     zone: str
-    notes: list[str] = field(default_factory=list)
 
 
 def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], list[str]]:
@@ -73,7 +72,6 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     current: Found | None = None
     current_container: str | None = None
     day: date | None = None
-    gaps: list[int] = []  # blank lines before follow-up paragraphs, on text pages
     ended = False
     for index, block in enumerate(page.blocks):
         text = block.text
@@ -127,9 +125,6 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             trailing.append(text)
             continue
         current.paragraphs.append(text)
-        if page.kind == "text" and current is not updates[-1]:
-            pass
-        gaps.append(block.gap)
     if page.kind == "text" and updates:
         trailing = _split_trailing(page, updates[-1], trailing)
     return leading, updates, trailing

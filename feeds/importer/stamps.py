@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from ..timeutil import DAY_NAMES, MONTH_NAMES
 
@@ -198,7 +198,3 @@ def find_date_line(text: str, year: int | None) -> date | None:
         except ValueError:
             continue
     return None
-
-
-def fixed_zone(offset: timedelta) -> timezone:
-    return timezone(offset)
