@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ..errors import ImportProblem
+from ..timeutil import wall_time_exists
 from .page import Page
 from .stamps import ZONES, Stamp, find_date_line, find_stamp, stamp_from_attribute
 
@@ -237,12 +238,9 @@ def _candidates(update: Found, tz: ZoneInfo, day: date) -> list[datetime]:
         tz_written = ZoneInfo(zone_name)
     else:
         tz_written = tz
-    out = []
-    for fold in (0, 1):
-        aware = naive.replace(tzinfo=tz_written, fold=fold)
-        # Skip a time the clocks jump over.
-        if aware.astimezone(UTC).astimezone(tz_written).replace(tzinfo=None) == naive:
-            out.append(aware.astimezone(tz))
+    if not wall_time_exists(naive, tz_written):
+        return []  # a time the clocks jump over
+    out = [naive.replace(tzinfo=tz_written, fold=fold).astimezone(tz) for fold in (0, 1)]
     # Deduplicated by instant: two datetimes sharing a ZoneInfo compare (and
     # hash) by wall-clock time, so a set would merge the two 01:30s of a DST night.
     unique: dict[datetime, datetime] = {}
