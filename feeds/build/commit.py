@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import Problem, PublishError, StoreError
+from ..errors import FeedsError, Problem, PublishError, StoreError
 from ..publish import Output
 from ..publish.files import commit, discard, sweep_temporary_files, write_if_changed
 from ..store import Listing, Store
@@ -126,17 +126,25 @@ class Committer:
 
     def save(
         self, outcomes: list[StoryOutcome], cache: SiteState, cache_changed: bool, index: Index
-    ) -> None:
-        """The stories' state, the site cache, the ids retired, the index; then the markers go."""
+    ) -> list[str]:
+        """The stories' state, the site cache, the ids retired, the index; then the markers go.
+
+        Returns warnings.
+        """
+        warnings: list[str] = []
         for o in outcomes:
             if o.state:
                 commit(Path(o.state[0]), Path(o.state[1]), durable=o.durable)
             elif o.drop_state:
                 story_state_path(self.state_dir, o.slug).unlink(missing_ok=True)
             if o.tombstones:
-                # Published and gone: their ids are never given to a new update.
+                # Published and gone: their ids are never given to a new update. The
+                # state has them too, so a store too busy to say so costs a warning.
                 prefix = f"{o.slug}/"
-                self.store.retire(o.slug, (t.id.rpartition(prefix)[2] for t in o.tombstones))
+                try:
+                    self.store.retire(o.slug, (t.id.rpartition(prefix)[2] for t in o.tombstones))
+                except (FeedsError, OSError) as exc:
+                    warnings.append(f"{o.slug}: could not record its withdrawn ids ({exc})")
         cache_path = self.state_dir / SITE_CACHE_FILE
         if not cache.complete:
             # The site's items could not all be made (a story changed while it was
@@ -148,6 +156,7 @@ class Committer:
         if self.publishing.exists():
             os.unlink(self.publishing)
         self.staging.unlink(missing_ok=True)
+        return warnings
 
 
 def stale_files(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> list[str]:

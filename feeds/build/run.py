@@ -113,7 +113,7 @@ def _build(
     committer.publish(
         result, done.outcomes, site_files.files, stale_files(previous.outputs, new.outputs)
     )
-    committer.save(done.outcomes, cache, site_files.cache_changed, new)
+    result.warnings += committer.save(done.outcomes, cache, site_files.cache_changed, new)
     result.next_due = min(new.embargo.values(), default=None)
     result.stories_changed = sorted(
         {name.rpartition("/")[0] for name in result.written + result.removed} - {""}
