@@ -370,3 +370,19 @@ def test_a_file_changed_as_it_was_listed_is_read_again(
     build(three, tmp_path)
     parsed.clear()
     assert not build(three, tmp_path).rendered and parsed == []
+
+
+def test_only_settings_that_shape_output_render_everything_again(
+    three: Path, tmp_path: Path
+) -> None:
+    build(three, tmp_path)
+    site = three / "site.toml"
+    for change, everything in (
+        ("# a comment\n", False),
+        ("cache_max_age = 300\n", False),  # only feeds serve reads it
+        ('out = "public"\n', False),  # where, not what
+        ("ttl = 5\n", True),
+    ):
+        site.write_text(site.read_text() + change)
+        result = build(three, tmp_path)
+        assert sorted(result.rendered) == (["", "a/", "b/", "c/"] if everything else []), change
