@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,8 +18,9 @@ from ..reconcile import Published, Reconciled, newest_first
 from ..render.assets import FEED_XSL, STYLE_CSS
 from ..render.formats import FORMATS
 from ..render.html import StoryLink, opml, site_page, story_item, story_outline
-from .folder import EPOCH, SiteItem, _newest, site_links, sort_key, story_folder
-from .state import SiteState, SortKey
+from ..timeutil import rfc3339
+from .folder import SiteItem, _newest, site_links, sort_key, story_folder
+from .state import CachedLink, SiteState, SortKey, parse_time
 
 if TYPE_CHECKING:
     from .story import StoryOutcome
@@ -52,17 +53,14 @@ def site_feed(site: Site, updated: datetime, tombstones: tuple[Tombstone, ...]) 
 
 def render_site(
     site: Site,
-    links: Mapping[str, StoryLink],
+    links: Mapping[str, CachedLink],
     tombstones: tuple[Tombstone, ...],
     items: Sequence[SiteItem],
 ) -> dict[str, bytes]:
     """Every file of the site folder. ``tombstones`` and ``items`` newest first."""
-    ordered = sorted(
-        links.values(),
-        key=lambda link: ((link.updated or EPOCH).astimezone(UTC), link.slug),
-        reverse=True,
-    )
-    updated = site_updated([ordered[0].updated] if ordered else [], tombstones)
+    ordered = sorted(((link.sort, slug) for slug, link in links.items()), reverse=True)
+    newest = ordered[0][0] if ordered else ""
+    updated = site_updated([parse_time(newest)] if newest else [], tombstones)
     feed = site_feed(site, updated, tombstones)
     files = {
         f.file_name: f.document(
@@ -70,24 +68,19 @@ def render_site(
         )
         for k, f in enumerate(FORMATS)
     }
-    files["index.html"] = site_page(site, [link.item_html or story_item(link) for link in ordered])
-    outlines = [links[s].outline or story_outline(links[s]) for s in sorted(links)]
+    files["index.html"] = site_page(site, [links[slug].item_html for _, slug in ordered])
+    outlines = [links[slug].outline for slug in sorted(links)]
     files["feeds.opml"] = opml(site, updated, outlines)
     files["style.css"] = STYLE_CSS.encode()
     files["feed.xsl"] = FEED_XSL.encode()
     return files
 
 
-def link_of(published: Published) -> StoryLink:
-    """What the site folder keeps of a story: its entries rendered, its times in UTC."""
+def link_of(published: Published) -> CachedLink:
+    """What the site folder keeps of a story: its entries rendered, its last change in UTC."""
     link = StoryLink.of(published.story)
-    return replace(
-        link,
-        newest=link.newest.astimezone(UTC) if link.newest else None,
-        updated=link.updated.astimezone(UTC) if link.updated else None,
-        item_html=story_item(link),
-        outline=story_outline(link),
-    )
+    sort = rfc3339(link.updated.astimezone(UTC)) if link.updated else ""
+    return CachedLink(sort, story_item(link), story_outline(link))
 
 
 def render_all(reconciled: Reconciled) -> dict[str, bytes]:

@@ -20,12 +20,11 @@ from ..model import Site, Tombstone
 from ..publish import Output
 from ..publish.files import stage
 from ..reconcile import History, Published, newest_first, reconcile_story
-from ..render.html import StoryLink
 from ..store import Store
 from .folder import folder_key, sort_key, story_folder
 from .parallel import ordered_map
 from .site import Candidates, link_of
-from .state import SortKey, StoryState, load_story_state, story_state_path
+from .state import CachedLink, SortKey, StoryState, load_story_state, story_state_path
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class StoryOutcome:
     outputs: dict[str, int] = field(default_factory=dict)
     key: str | None = None
     rendered: bool = False
-    link: StoryLink | None = None
+    link: CachedLink | None = None
     keys: tuple[SortKey, ...] = ()
     tombstones: tuple[Tombstone, ...] = ()  # newest first
     due: datetime | None = None  # its next event: an embargo ends, a tombstone expires
@@ -204,6 +203,7 @@ def process_stories(
     for count, outcome in enumerate(ordered_map(build_story, jobs, hold=hold), 1):
         done.outcomes.append(outcome)
         fresh.add(outcome.slug, outcome.keys)
+        outcome.keys = ()  # held for 10,000 stories, they would be most of a build's memory
         done.problems += outcome.problems
         if outcome.error:
             done.errors.append(outcome.error)
