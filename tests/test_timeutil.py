@@ -140,3 +140,20 @@ def test_resolving_without_offset_is_exact_or_refused(naive: datetime, name: str
     else:
         with pytest.raises(TimeError, match="does not exist" if not matching else "happens twice"):
             resolve_local(naive, tz)
+
+
+@pytest.mark.parametrize(
+    "name", ["localtime", "America", "posix/UTC", "../etc/passwd", "Nowhere/City", "UTC ", ""]
+)
+def test_only_iana_zone_names_are_zones(name: str) -> None:
+    from feeds.timeutil import zone
+
+    with pytest.raises(TimeError, match="IANA"):
+        zone(name)
+
+
+@pytest.mark.parametrize("name", ["UTC", "Etc/GMT+5", "America/Argentina/Buenos_Aires", "EST5EDT"])
+def test_iana_zone_names_load(name: str) -> None:
+    from feeds.timeutil import zone
+
+    assert zone(name).key == name

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import email.utils
-
 from ..model import Person
 
 
 def person(value: object) -> Person | str:
     """A Person, or a message saying what is wrong with ``value``."""
     if isinstance(value, str):
-        display, address = email.utils.parseaddr(value)
-        if address and "@" in address and display:
-            return Person(name=display.strip(), email=address)
+        if "<" in value:
+            import email.utils  # only then: importing it costs more than reading a story
+
+            display, address = email.utils.parseaddr(value)
+            if address and "@" in address and display:
+                return Person(name=display.strip(), email=address)
         if value.strip():
             return Person(name=value.strip())
         return "an author's name cannot be empty"
