@@ -110,7 +110,10 @@ def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
 
 
 def _ws(data_dir: Path | None, out_dir: Path | None, state_dir: Path | None) -> Workspace:
-    return resolve_workspace(data_dir, out_dir, state_dir)
+    try:
+        return resolve_workspace(data_dir, out_dir, state_dir)
+    except FeedsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _read_text(text: str | None, initial: str = "") -> str:
@@ -135,10 +138,15 @@ def _keep_draft(ws: Workspace, name: str, text: Callable[[], str | None]) -> Ite
         typed = text()
         if typed and typed.strip():
             drafts = ws.state / "drafts"
-            drafts.mkdir(parents=True, exist_ok=True)
-            path = drafts / f"{name}-{_now():%Y%m%dT%H%M%S}.md"
-            path.write_text(typed, encoding="utf-8")
-            raise FeedsError(f"{exc}\nyour text is kept in {path}") from exc
+            # The process id too: two failures in one second keep two drafts.
+            path = drafts / f"{name}-{_now():%Y%m%dT%H%M%S}-{os.getpid()}.md"
+            try:
+                drafts.mkdir(parents=True, exist_ok=True)
+                path.write_text(typed, encoding="utf-8")
+                kept = f"your text is kept in {path}"
+            except OSError as err:
+                kept = f"your text could not be kept ({err.strerror}); here it is:\n{typed}"
+            exc.args = (f"{exc}\n{kept}",)  # the same error (and exit code), with the draft
         raise
 
 

@@ -103,7 +103,7 @@ class Update:
     # (nor of the feed digest): adding an update above it moves it.
     line: int = field(default=0, compare=False, repr=False)
     # What an edit is measured by: a digest of the title, text, time and authors
-    # as written. When it changes, `updated` moves (see feeds.history).
+    # as written. When it changes, `updated` moves (see feeds.reconcile).
     content_hash: str = ""
     explicit_updated: datetime | None = None  # updated="..." in the heading
     retracted: bool = False

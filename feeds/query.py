@@ -51,7 +51,7 @@ def read_all(store: Store) -> Snapshot:
     problems = list(listing.problems)
     stories = []
     jobs = [(store, slug, site) for slug in listing.stories]
-    for read in ordered_map(_read, jobs):
+    for read in ordered_map(_read, jobs, processes=store.shared):
         problems += read[1]
         if read[0] is not None:
             stories.append(read[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .errors import Problem
+from .errors import FeedsError, Problem
 
 if TYPE_CHECKING:
     from .model import Site
@@ -142,10 +142,8 @@ def _toml(value: str | int, setting: Setting, quote: object) -> str:
     return str(quote(str(value)))
 
 
-def load_site(
-    where: Path | str, raw: bytes, found: list[Problem]
-) -> tuple[Site, dict[str, str]] | None:
-    """site.toml's settings: the Site, and the workspace paths it sets (``out``, ``state``)."""
+def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | None:
+    """site.toml's settings, checked (the workspace paths too, which the Site does not hold)."""
     from .model import Site
     from .store.people import person
     from .store.problems import Problems, Table, decode_utf8, toml_error
@@ -179,6 +177,8 @@ def load_site(
             values[s.key] = table.string(s.key)  # its own message when missing, below
         elif s.kind != "person":
             values[s.key] = table.string(s.key, required=s.default is None)
+            if s.kind == "path" and s.key in data and not str(values[s.key]).strip():
+                table.complain(s.key, f'{s.key} must be a folder, like {s.key} = "{s.default}"')
     base_url = str(values["base_url"])
     if base_url:
         if not _http_url(base_url):
@@ -205,12 +205,11 @@ def load_site(
     if problems or "author" not in values:
         found.extend(problems.items)
         return None
-    paths = {k: str(values.pop(k)) for k in ("out", "state") if data.get(k)}
     values.pop("out", None)
     values.pop("state", None)
     values["ttl"] = values["ttl"] or None
     values["websub_hub"] = values["websub_hub"] or None
-    return Site(**values), paths  # type: ignore[arg-type]
+    return Site(**values)  # type: ignore[arg-type]
 
 
 def _http_url(url: str) -> bool:
@@ -276,6 +275,14 @@ class Workspace:
 
         store = FileStore(Path(data))
         state_dir = Path(state) if state is not None else store.meta
+        store_dir = store.root.absolute()
+        for name, folder in (("output", Path(out)), ("state", state_dir)):
+            where = folder.absolute()
+            if where == store_dir or store_dir in where.parents:
+                raise FeedsError(
+                    f"{folder}: the {name} folder is inside the store ({store.root}), which "
+                    f"holds only stories and site.toml: choose a folder beside it"
+                )
         return cls(store, Path(out), state_dir, FolderOutput(Path(out)))
 
 
@@ -312,4 +319,6 @@ def _paths_in(path: Path) -> dict[str, str]:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return {}
-    return {k: v for k in ("out", "state") if isinstance(v := data.get(k), str) and v.strip()}
+    return {
+        k: v.strip() for k in ("out", "state") if isinstance(v := data.get(k), str) and v.strip()
+    }

@@ -27,7 +27,7 @@ from feeds.errors import EditConflict
 from feeds.store.changes import CreateStory, NewUpdate
 from feeds.timeutil import zone
 
-from .conftest import Source, SourceFactory, story
+from .conftest import SITE_TOML, Source, SourceFactory, story
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)  # 13:00 in Lisbon
 STORM = story(
@@ -195,3 +195,56 @@ def test_concurrent_writers_all_land_exactly_once(src: Source) -> None:
     added = [t for t in texts if t.startswith("Writer")]
     assert sorted(added) == sorted(f"Writer {n}, update {i}." for n in range(5) for i in range(10))
     assert len(set(anchors(src))) == len(anchors(src)) == 52
+
+
+@pytest.mark.parametrize("days", [0, 30])
+def test_an_id_is_retired_even_when_its_tombstone_is_not_kept(
+    make_source: SourceFactory, days: int
+) -> None:
+    src = make_source(site=SITE_TOML + f"tombstone_days = {days}\n", storm=STORM)
+    src.build(clock=lambda: NOW)
+    src.edit("storm", "## 2024-06-01 11:00 — Roads closed {#roads}\n\nRoads are closed.\n\n", "")
+    src.build(clock=lambda: NOW + timedelta(minutes=1))
+    assert "roads" in src.store.retired("storm")
+    with pytest.raises(AuthoringError, match="already has \\(or had\\)"):
+        add_update(
+            src.workspace(state=src.tmp_path / "fresh"),
+            "storm",
+            "x",
+            at=None,
+            now=NOW,
+            anchor="roads",
+        )
+
+
+def test_a_store_that_cannot_record_retired_ids_fails_the_build_before_publishing(
+    make_store,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from feeds import PublishError, Workspace, run_build
+    from feeds.store.files import FileStore
+
+    root = make_store(storm=STORM)
+    ws = Workspace.of(root, tmp_path / "out", tmp_path / "state")
+    run_build(ws, clock=lambda: NOW)
+    assert isinstance(ws.store, FileStore)
+    ws.store.meta.mkdir(parents=True, exist_ok=True)
+    (ws.store.meta / "retired").write_text("not a folder")
+    (root / "storm.md").write_text(STORM.replace("{#roads}", "{#roads retracted}"))
+    before = (tmp_path / "out" / "storm" / "rss.xml").read_bytes()
+    with pytest.raises(PublishError, match="cannot record its withdrawn ids"):
+        run_build(ws, clock=lambda: NOW + timedelta(minutes=1))
+    assert (tmp_path / "out" / "storm" / "rss.xml").read_bytes() == before
+    (ws.store.meta / "retired").unlink()
+    run_build(ws, clock=lambda: NOW + timedelta(minutes=2))
+    assert "roads" in ws.store.retired("storm")
+
+
+def test_a_memory_store_builds_many_stories_in_this_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from feeds import MemoryStore, read_all
+
+    stories = {f"s{i}": STORM for i in range(70)}  # more than start worker processes
+    src = Source("memory", tmp_path, SITE_TOML, stories)
+    assert len(read_all(src.store).stories) == 70
+    assert len(src.build(clock=lambda: NOW).rendered) == 71
+    assert isinstance(src.store, MemoryStore)

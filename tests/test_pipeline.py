@@ -263,7 +263,8 @@ def test_unwritable_state_folder_is_a_clear_error(three: Path, tmp_path: Path) -
         ],
     )
     assert result.exit_code == 1
-    assert "cannot create the build lock" in result.output
+    assert "cannot make the lock file of the build" in result.output
+    assert f"({blocker} is not a folder)" in result.output
     assert "Traceback" not in result.output
 
 
@@ -386,3 +387,42 @@ def test_only_settings_that_shape_output_render_everything_again(
         site.write_text(site.read_text() + change)
         result = build(three, tmp_path)
         assert sorted(result.rendered) == (["", "a/", "b/", "c/"] if everything else []), change
+
+
+def test_a_site_file_that_cannot_be_written_is_a_clear_error(three: Path, tmp_path: Path) -> None:
+    build(three, tmp_path)
+    site_rss = tmp_path / "out" / "rss.xml"
+    site_rss.unlink()
+    site_rss.mkdir()  # what a full disk or a wrong permission would do to the rename
+    (three / "a.md").write_text(story(body=body(4)))
+    result = CliRunner(env={"FEEDS_NOW": "2024-06-02T00:00:00Z"}).invoke(
+        cli,
+        [
+            "build",
+            "--data",
+            str(three),
+            "--out",
+            str(tmp_path / "out"),
+            "--state",
+            str(tmp_path / "state"),
+        ],
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "rss.xml: cannot write" in result.output and "the next build repairs" in result.output
+    site_rss.rmdir()
+    repaired = build(three, tmp_path)
+    assert repaired.repaired and site_rss.is_file()
+
+
+def test_a_new_version_renders_everything_again(
+    three: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds
+    from feeds.build import folder
+
+    build(three, tmp_path)
+    assert build(three, tmp_path).rendered == []
+    monkeypatch.setattr(feeds, "__version__", "99.0")
+    monkeypatch.setattr(folder, "__version__", "99.0")
+    assert sorted(build(three, tmp_path).rendered) == ["", "a/", "b/", "c/"]
+    assert build(three, tmp_path).rendered == []

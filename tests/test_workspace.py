@@ -72,3 +72,29 @@ def test_bad_paths_in_site_toml_are_reported(
     )
     assert result.exit_code == 1 and "site.toml:" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("line", ['out = "data"', 'state = "data/.feeds"', 'out = "data/public"'])
+def test_output_and_state_stay_out_of_the_store(
+    line: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(site=SITE_TOML + line + "\n", s=story(body=BODY))
+    result = CliRunner(env={"FEEDS_NOW": NOW}).invoke(cli, ["build", "--data", str(root)])
+    assert result.exit_code == 1 and "is inside the store" in result.output
+    assert sorted(p.name for p in root.iterdir()) == ["s.md", "site.toml"]
+
+
+def test_a_busy_store_keeps_the_draft_and_the_exit_code(
+    make_store: StoreFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds import Workspace
+    from feeds.store import files
+
+    root = make_store(s=story(body=BODY))
+    monkeypatch.setattr(files, "STORE_LOCK_WAIT", 0.1)
+    monkeypatch.setattr("click.edit", lambda *a, **k: "Typed in the editor.\n")
+    with Workspace.of(root, tmp_path / "out").store.writing():
+        result = CliRunner(env={"FEEDS_NOW": NOW}).invoke(cli, ["add", "s", "--data", str(root)])
+    assert result.exit_code == 75
+    (draft,) = (tmp_path / ".feeds" / "drafts").iterdir()
+    assert draft.read_text() == "Typed in the editor.\n"

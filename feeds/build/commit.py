@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import FeedsError, Problem, PublishError, StoreError
 from ..publish import Output
@@ -92,7 +92,7 @@ class Committer:
         problems: list[Problem],
         errors: list[str],
         keep_root: bool,
-    ) -> None:
+    ) -> NoReturn:
         """Nothing is published: discard what was staged, then raise."""
         self.output.discard(tmp for o in outcomes for tmp, _ in o.staged)
         discard(Path(o.state[0]) for o in outcomes if o.state)
@@ -103,6 +103,19 @@ class Committer:
         if problems:
             raise StoreError(problems)
         raise PublishError(f"{errors[0]}; check space and permissions; nothing was published")
+
+    def retire(self, outcomes: list[StoryOutcome]) -> None:
+        """Tell the store which ids were published and are gone, before anything is
+        published: from then on no new update gets them, whatever state later builds
+        use. A store that cannot say so fails the build, which the next one repeats."""
+        for o in outcomes:
+            if o.withdrawn:
+                try:
+                    self.store.retire(o.slug, o.withdrawn)
+                except (FeedsError, OSError) as exc:
+                    self.abort(
+                        outcomes, [], [f"{o.slug}: cannot record its withdrawn ids ({exc})"], True
+                    )
 
     def publish(
         self,
@@ -126,25 +139,13 @@ class Committer:
 
     def save(
         self, outcomes: list[StoryOutcome], cache: SiteState, cache_changed: bool, index: Index
-    ) -> list[str]:
-        """The stories' state, the site cache, the ids retired, the index; then the markers go.
-
-        Returns warnings.
-        """
-        warnings: list[str] = []
+    ) -> None:
+        """The stories' state, the site cache, the index; then the markers go."""
         for o in outcomes:
             if o.state:
                 commit(Path(o.state[0]), Path(o.state[1]), durable=o.durable)
             elif o.drop_state:
                 story_state_path(self.state_dir, o.slug).unlink(missing_ok=True)
-            if o.tombstones:
-                # Published and gone: their ids are never given to a new update. The
-                # state has them too, so a store too busy to say so costs a warning.
-                prefix = f"{o.slug}/"
-                try:
-                    self.store.retire(o.slug, (t.id.rpartition(prefix)[2] for t in o.tombstones))
-                except (FeedsError, OSError) as exc:
-                    warnings.append(f"{o.slug}: could not record its withdrawn ids ({exc})")
         cache_path = self.state_dir / SITE_CACHE_FILE
         if not cache.complete:
             # The site's items could not all be made (a story changed while it was
@@ -156,7 +157,6 @@ class Committer:
         if self.publishing.exists():
             os.unlink(self.publishing)
         self.staging.unlink(missing_ok=True)
-        return warnings
 
 
 def stale_files(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> list[str]:

@@ -1,7 +1,7 @@
 """Exclusive locks: ``flock`` on a file in the state folder.
 
-``build.lock`` makes builds run one at a time; ``store.lock`` does the same for
-commands that change story files (``feeds add`` and friends), so two reporters
+``build.lock`` makes builds run one at a time; the file store's ``store.lock``
+does the same for commands that change story files (``feeds add`` and friends), so two reporters
 adding updates at once both land. The kernel drops a lock when its holder
 exits, however it exits (even SIGKILL), so a crash never leaves a stale lock.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 from ..errors import FeedsError, LockBusy
 
 LOCK_FILE = "build.lock"
-STORE_LOCK_FILE = "store.lock"
 # Held (shared) by a build's worker processes: a build killed mid-way may
 # leave workers that finish their story before they notice; the next build
 # waits for them (exclusive) before it sweeps what they staged.
@@ -26,14 +25,22 @@ WORKERS_LOCK_FILE = "workers.lock"
 
 
 @contextmanager
-def file_lock(path: Path, wait: float, what: str, hint: str = "") -> Iterator[None]:
+def file_lock(
+    path: Path, wait: float, what: str, hint: str = "", fix: str = "choose another with --state"
+) -> Iterator[None]:
+    """Hold ``path`` exclusively: the lock of ``what`` ("build"), for at most ``wait`` s."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        folder = path.parent
+        why = exc.strerror
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            why = f"{existing} is not a folder"
         raise FeedsError(
-            f"{path}: cannot create the {what} lock ({exc.strerror}); make the folder writable "
-            "or choose another with --state"
+            f"{path}: cannot make the lock file of the {what} ({why}); make {folder} a "
+            f"writable folder, or {fix}"
         ) from exc
     try:
         deadline = time.monotonic() + wait
@@ -58,10 +65,6 @@ def file_lock(path: Path, wait: float, what: str, hint: str = "") -> Iterator[No
 
 def build_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
     return file_lock(state_dir / LOCK_FILE, wait, "build", ", or use --wait to wait longer")
-
-
-def store_lock(state_dir: Path, wait: float) -> AbstractContextManager[None]:
-    return file_lock(state_dir / STORE_LOCK_FILE, wait, "change to the store")
 
 
 def hold_shared(path: Path) -> None:

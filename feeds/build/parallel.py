@@ -24,14 +24,19 @@ THRESHOLD = 64
 
 
 def ordered_map(
-    function: Callable[[T], R], items: list[T], hold: Path | None = None
+    function: Callable[[T], R],
+    items: list[T],
+    hold: Path | None = None,
+    processes: bool = True,
 ) -> Iterator[R]:
     """``map(function, items)``, in worker processes when it is worth it.
 
-    Workers hold ``hold`` with a shared lock while they live (see feeds.lock).
+    Workers hold ``hold`` with a shared lock while they live (see
+    feeds.build.lock). ``processes=False``: the items can only be used in this
+    process (a store that lives in its memory).
     """
     workers = os.cpu_count() or 1
-    if len(items) < THRESHOLD or workers < 2:
+    if len(items) < THRESHOLD or workers < 2 or not processes:
         yield from map(function, items)
         return
     # Imported here: most builds (one story changed) never start a pool.

@@ -24,10 +24,18 @@ class Plan:
 
 
 def is_idle(
-    index: Index | None, listing: Listing, now: datetime, broken: set[str], interrupted: bool
+    index: Index | None,
+    listing: Listing,
+    now: datetime,
+    broken: set[str],
+    interrupted: bool,
+    code: str,
 ) -> bool:
-    """Is the last build's output still exactly right?"""
+    """Is the last build's output still exactly right? ``code``: what the output
+    would be made with now (a new version of feeds or its libraries may change it)."""
     if index is None or interrupted or broken or listing.site_unsettled or listing.problems:
+        return False
+    if index.code != code:
         return False
     if index.site_version != listing.site or index.sources != listing.stories:
         return False

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..errors import PublishError
 from ..timeutil import Clock, require_aware, system_clock
 from .commit import BuildResult, Committer
 from .lock import WORKERS_LOCK_FILE, build_lock
 from .plan import is_idle, plan
-from .state import Index, SiteState, SortKey, load_story_state, stored_slugs
+from .state import Index, SiteState, SortKey, code_version, load_story_state, stored_slugs
 
 if TYPE_CHECKING:
     from ..model import Site
@@ -52,9 +53,17 @@ def run_build(
         outputs = index.outputs if index else {}
         broken = {folder for folder, files in outputs.items() if output.sizes_differ(files)}
         committer = Committer(workspace.state, output, workspace.store)
-        if not force and is_idle(index, listing, now, broken, committer.interrupted()):
+        code = code_version()
+        if not force and is_idle(index, listing, now, broken, committer.interrupted(), code):
             return BuildResult(now=now)
-        return _build(workspace, listing, index, now, force, broken, committer, progress)
+        try:
+            return _build(workspace, listing, index, now, force, broken, committer, progress)
+        except OSError as exc:  # the output or the state folder cannot be written
+            where = exc.filename2 or exc.filename or workspace.out  # a rename: where it went
+            raise PublishError(
+                f"{where}: cannot write ({exc.strerror}); check space and permissions. "
+                "What was already in place stays served; the next build repairs the rest"
+            ) from exc
 
 
 def _build(
@@ -87,7 +96,8 @@ def _build(
         todo = plan(index, listing, now, stored=stored_slugs(workspace.state), **args)  # type: ignore[arg-type]
         cache = SiteState()
     jobs = Jobs(workspace, site, key, now, force, previous, broken)
-    keep = len(todo.changed) + len(todo.gone) < THRESHOLD  # processed in this process
+    # Processed in this process: keep each published story for the site step.
+    keep = len(todo.changed) + len(todo.gone) < THRESHOLD or not workspace.store.shared
     batch = [jobs.job(s, keep=keep) for s in todo.changed] + [
         jobs.job(s, present=False, keep=keep) for s in todo.gone
     ]
@@ -107,13 +117,15 @@ def _build(
         site, cache, done.outcomes, fresh, unprocessed, jobs.keys_of, jobs.items_of, render_site
     )
     new = next_index(previous, listing, key, now, done.outcomes, site_files.files, jobs.lost)
+    new.code = code_version()
     result.warnings += jobs.warnings
     result.rendered = [f"{o.slug}/" for o in done.outcomes if o.rendered]
     result.rendered += [""] if site_files.files else []
+    committer.retire(done.outcomes)
     committer.publish(
         result, done.outcomes, site_files.files, stale_files(previous.outputs, new.outputs)
     )
-    result.warnings += committer.save(done.outcomes, cache, site_files.cache_changed, new)
+    committer.save(done.outcomes, cache, site_files.cache_changed, new)
     result.next_due = min(new.embargo.values(), default=None)
     result.stories_changed = sorted(
         {name.rpartition("/")[0] for name in result.written + result.removed} - {""}

@@ -51,6 +51,32 @@ STORIES = "stories"
 SortKey = tuple[str, str]  # (UTC time as RFC 3339, id): newest first is descending
 
 
+def code_version() -> str:
+    """What the output is made with, cheaply enough for an idle build to ask.
+
+    This package's version, the zone database's, and where and when the Markdown
+    and sanitiser libraries were installed (found, not imported). When it moves,
+    the next build looks at the render key (feeds.build.folder.site_key), which
+    says whether anything must be rendered again.
+    """
+    import importlib.util
+    import os
+
+    import tzdata
+
+    from .. import __version__
+
+    parts = [f"feeds {__version__}", f"tzdata {tzdata.IANA_VERSION}"]
+    for name in ("markdown_it_pyrs", "nh3"):
+        spec = importlib.util.find_spec(name)
+        try:
+            st = os.stat(spec.origin or "") if spec else None
+        except OSError:
+            st = None
+        parts.append(f"{name} {st.st_mtime_ns}:{st.st_size}" if st else f"{name} ?")
+    return "; ".join(parts)
+
+
 def parse_time(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
@@ -66,6 +92,7 @@ def _time_or_none(text: str | None) -> datetime | None:
 class Index:
     """index.json."""
 
+    code: str = ""  # code_version() of the build that wrote it
     site_version: str = ""
     sources: dict[str, str] = field(default_factory=dict)  # slug -> version when built
     next_event: datetime | None = None
@@ -87,6 +114,7 @@ class Index:
     def encode(self) -> bytes:
         raw = {
             "format": FORMAT,
+            "code": self.code,
             "site_version": self.site_version,
             "sources": self.sources,
             "next_event": rfc3339(self.next_event) if self.next_event else None,
@@ -108,6 +136,7 @@ class Index:
             if raw.get("format") != FORMAT:
                 return None
             return cls(
+                code=str(raw["code"]),
                 site_version=str(raw["site_version"]),
                 sources={str(k): str(v) for k, v in raw["sources"].items()},
                 next_event=_time_or_none(raw["next_event"]),

@@ -60,6 +60,9 @@ class StoryOutcome:
     link: CachedLink | None = None
     keys: tuple[SortKey, ...] = ()
     tombstones: tuple[Tombstone, ...] = ()  # newest first
+    # Anchors of updates that were published and are not now (deleted, retracted,
+    # held back again), and of its tombstones: never to be given to a new update.
+    withdrawn: tuple[str, ...] = ()
     due: datetime | None = None  # its next event: an embargo ends, a tombstone expires
     embargo: datetime | None = None  # its earliest held-back update
     published: Published | None = None  # if the job said keep
@@ -74,6 +77,7 @@ class Visible:
     warning: str | None
     next_change: datetime | None = None  # when its output next changes by itself
     source_key: str = ""
+    withdrawn: tuple[str, ...] = ()  # ids published before and not now
 
 
 def visible_story(job: StoryJob) -> Visible:
@@ -95,6 +99,9 @@ def visible_story(job: StoryJob) -> Visible:
     reconciled = reconcile_story(
         story, history, job.now, job.site.tombstone_days, history_complete=previous is not None
     )
+    # Whatever readers may have had and do not get now, even if its tombstone
+    # has already expired (tombstone_days = 0).
+    gone = (set(history.published) | set(history.tombstones)) - set(reconciled.published)
     return Visible(
         reconciled.story,
         reconciled.problems,
@@ -103,6 +110,7 @@ def visible_story(job: StoryJob) -> Visible:
         warning,
         reconciled.next_change,
         source_key,
+        tuple(sorted(gone | set(reconciled.tombstones))),
     )
 
 
@@ -117,6 +125,7 @@ def build_story(job: StoryJob) -> StoryOutcome:
     history = visible.history
     tombstones = newest_first(history.tombstones.values())
     outcome.tombstones = tombstones
+    outcome.withdrawn = tuple(i.rpartition("/")[2] for i in visible.withdrawn)
     outcome.due = _next_event(job, visible.next_change, tombstones)
     outcome.embargo = visible.next_due
     try:
@@ -200,7 +209,8 @@ def process_stories(
     ``fresh`` collects the processed stories' newest updates as they come.
     """
     done = Processed()
-    for count, outcome in enumerate(ordered_map(build_story, jobs, hold=hold), 1):
+    processes = all(job.store.shared for job in jobs[:1])
+    for count, outcome in enumerate(ordered_map(build_story, jobs, hold, processes), 1):
         done.outcomes.append(outcome)
         fresh.add(outcome.slug, outcome.keys)
         outcome.keys = ()  # held for 10,000 stories, they would be most of a build's memory

@@ -42,7 +42,7 @@ def stage(
 
     None if ``path`` already holds exactly ``data``. With ``durable``, the
     bytes are on disk before the call returns (fsync); files that a build
-    can always make again skip it (see feeds.pipeline). ``new``: the caller
+    can always make again skip it (see feeds.build.commit). ``new``: the caller
     knows that the folder exists and ``path`` does not (a first build).
     """
     if not new:

@@ -10,7 +10,7 @@ JavaScript is needed or shipped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -46,10 +46,6 @@ class StoryLink:
     timezone: str
     newest: datetime | None  # its newest published update
     updated: datetime | None
-    # Its entry on the index page and in the OPML, when already rendered
-    # (the pipeline keeps them in site.json; they follow from the fields above).
-    item_html: str = field(default="", compare=False, repr=False)
-    outline: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def of(cls, story: Story) -> StoryLink:
@@ -57,13 +53,6 @@ class StoryLink:
         return cls(
             story.slug, story.title, story.status, story.url, story.timezone, newest, story.updated
         )
-
-
-@dataclass(frozen=True)
-class SitePage:
-    site: Site
-    stories: tuple[StoryLink, ...]
-    updated: datetime
 
 
 def _e(text: str) -> str:
@@ -288,15 +277,6 @@ def story_outline(story: StoryLink) -> str:
     )
 
 
-def render_site_page(page: SitePage) -> bytes:
-    ordered = sorted(
-        page.stories,
-        key=lambda s: ((s.updated or EPOCH).astimezone(UTC), s.slug),
-        reverse=True,
-    )
-    return site_page(page.site, [story.item_html or story_item(story) for story in ordered])
-
-
 def site_page(site: Site, items: list[str]) -> bytes:
     """The index page around the stories' entries (:func:`story_item`), newest first."""
     lines = _head(
@@ -322,14 +302,6 @@ def site_page(site: Site, items: list[str]) -> bytes:
     lines += items
     lines += ["</ul>", "</main>", "</body>", "</html>", ""]
     return "\n".join(lines).encode()
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def render_opml(page: SitePage) -> bytes:
-    """OPML 2.0: every story's feed, to subscribe to all of them at once."""
-    return opml(page.site, page.updated, [s.outline or story_outline(s) for s in page.stories])
 
 
 def opml(site: Site, updated: datetime, outlines: list[str]) -> bytes:

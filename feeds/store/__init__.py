@@ -51,6 +51,9 @@ ChangeFor = Callable[["Story | None"], "Change"]
 
 
 class Store(Protocol):
+    # Whether worker processes can read it too (a store in this process's memory cannot).
+    shared: bool
+
     def describe(self) -> str:
         """How messages name this store ("data", "memory")."""
         ...

@@ -42,11 +42,12 @@ RACY_NS = 2_000_000_000
 
 
 class FileStore:
+    shared = True  # worker processes read the same files
+
     def __init__(self, root: Path | str, meta: Path | None = None) -> None:
         self.root = Path(root)
         # The store's own bookkeeping (lock, retired ids): beside data/, not in it.
         self.meta = meta or self.root.absolute().parent / ".feeds"
-        self.paths: dict[str, str] = {}  # out/state set in site.toml (see read_site)
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.root)!r})"
@@ -129,8 +130,7 @@ class FileStore:
         loaded = load_site(path, raw, problems) if raw is not None else None
         if loaded is None:
             raise StoreError(problems)
-        site, self.paths = loaded
-        return site
+        return loaded
 
     def read_story(self, slug: str, site: Site) -> StoryRead:
         path = self.path(slug)
@@ -153,7 +153,12 @@ class FileStore:
     def writing(self) -> AbstractContextManager[None]:
         from ..build.lock import file_lock
 
-        return file_lock(self.meta / "store.lock", STORE_LOCK_WAIT, "change to the store")
+        return file_lock(
+            self.meta / "store.lock",
+            STORE_LOCK_WAIT,
+            "changes to the store",
+            fix="move data/ where the folder beside it can be written",
+        )
 
     def apply(self, slug: str, change: ChangeFor | CreateStory) -> Story:
         from .changes import CreateStory, verify

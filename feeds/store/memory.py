@@ -25,6 +25,8 @@ from .storytext import edit_story_text, new_story_text
 
 
 class MemoryStore:
+    shared = False  # its stories live in this process: builds read them here
+
     def __init__(self, site_toml: str, **stories: str) -> None:
         self._serial = itertools.count(1)
         self._lock = threading.RLock()
@@ -120,8 +122,7 @@ class MemoryStore:
 
 
 def load_site_from(raw: bytes, problems: list[Problem]) -> Site | None:
-    loaded = load_site("site", raw, problems)
-    return loaded[0] if loaded else None
+    return load_site("site", raw, problems)
 
 
 def _parse(slug: str, raw: bytes, site: Site, then: str) -> Story:
