@@ -21,7 +21,6 @@ import click
 
 from . import __version__
 from .errors import FeedsError, LockBusy
-from .model import check_slug
 from .settings import Workspace, resolve_workspace
 from .timeutil import TimeError, parse_when, rfc3339
 
@@ -68,6 +67,8 @@ class Slug(click.ParamType):
 
     def convert(self, value, param, ctx):
         try:
+            from .model import check_slug  # when a command runs: --help need not pay for it
+
             return check_slug(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)

@@ -89,6 +89,11 @@ class FileStore:
         name = entry.name
         if name.startswith(("_", ".")):
             return None
+        # The usual case, decided from the listing alone (no Path, no stat).
+        stem = name[:-3]
+        usual = name.endswith(".md") and len(stem) <= 100 and SLUG_RE.match(stem)
+        if usual and not entry.is_dir() and not entry.is_symlink():
+            return stem
         stem, suffix = os.path.splitext(name)
         if suffix.lower() not in (".md", ".markdown"):
             return None
