@@ -191,6 +191,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 x 20, and --check")
     parser.add_argument("--check", action="store_true", help="fail on a gross regression")
     parser.add_argument("--workdir", type=Path, help="where to build [default: a temp folder]")
+    parser.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="also time the cold build of the feeds installed for PYTHON (another version), "
+        "in turn with this one, and print the ratio",
+    )
     args = parser.parse_args()
     if args.quick:
         args.stories, args.updates, args.check = 200, 20, True
@@ -230,12 +236,19 @@ def main() -> None:
         m = re.search(r"^(\d+) feed folders? rendered$", output, re.M)
         return int(m[1]) if m else -1
 
+    other = [args.against, *build[1:]] if args.against else None
+    if other:  # its own output and state, so that each cold build starts empty
+        other[other.index(str(out))] = str(work / "other-out")
+        other[other.index(str(state))] = str(work / "other-state")
     for _ in range(cold_repeats):
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(state, ignore_errors=True)
-        wall, peak, _ = measure(build, env)
-        rows.setdefault("cold", []).append((wall, peak))
-        print(f"cold {wall:.2f}s", file=sys.stderr)
+        for name, cmd in (("cold", build), ("cold other", other)):
+            if cmd is None:
+                continue
+            shutil.rmtree(cmd[cmd.index("--out") + 1], ignore_errors=True)
+            shutil.rmtree(cmd[cmd.index("--state") + 1], ignore_errors=True)
+            wall, peak, _ = measure(cmd, env)
+            rows.setdefault(name, []).append((wall, peak))
+            print(f"{name} {wall:.2f}s", file=sys.stderr)
     for _ in range(args.repeats):
         wall, peak, output = measure(build, env)
         rows.setdefault("no-op", []).append((wall, peak))
@@ -289,14 +302,22 @@ def main() -> None:
         f"{'scenario':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}"
         f"{'µs/update':>11}{'x baseline':>12}"
     )
-    for name in ("cold", "no-op", "add", "edit", "baseline"):
+    for name in ("cold", "cold other", "no-op", "add", "edit", "baseline"):
+        if name not in rows:
+            continue
         walls = [w for w, _ in rows[name]]
         peak = max(p for _, p in rows[name])
         median = statistics.median(walls)
-        per_item = f"{median / items * 1e6:.1f}" if name in ("cold", "baseline") else "-"
+        per_item = f"{median / items * 1e6:.1f}" if name.startswith(("cold", "base")) else "-"
         print(
             f"{name:<10}{median:>10.3f}{min(walls):>9.3f}{max(walls):>9.3f}{peak:>10.0f}"
             f"{per_item:>11}{median / base:>12.3f}"
+        )
+    if "cold other" in rows:  # pair by pair, so that a machine whose speed drifts is fair
+        pairs = [a / b for (a, _), (b, _) in zip(rows["cold"], rows["cold other"], strict=True)]
+        print(
+            f"cold / cold other, pair by pair: median {statistics.median(pairs):.3f} "
+            f"(min {min(pairs):.3f}, max {max(pairs):.3f}); other: {args.against}"
         )
     if args.check:
         for problem in problems:
