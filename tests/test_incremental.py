@@ -166,3 +166,29 @@ def test_what_the_clock_alone_changes_is_built_on_time(
     assert "later" not in atom.read_text()  # withdrawn before it went out: no tombstone
     check(src, tmp_path, datetime(2024, 6, 3, 10, tzinfo=UTC))  # the clock went back
     check(src, tmp_path, datetime(2024, 6, 3, 15, tzinfo=UTC))
+
+
+def test_an_upgrade_keeps_edit_times_and_tombstones(
+    make_source: SourceFactory, tmp_path: Path
+) -> None:
+    # A story state as feeds 0.1 wrote it (format 3, with a link): its history is
+    # read; the index and site cache of that version are not (one full build).
+    import json
+
+    src = make_source(a=story(body=heading(1, 9, "a9") + "\n\n" + heading(1, 8, "a8")))
+    src.build(clock=lambda: NOW)
+    src.edit("a", "a9 text.", "Edited.")
+    src.build(clock=lambda: NOW + timedelta(hours=1))
+    src.edit("a", heading(1, 8, "a8"), "")
+    src.build(clock=lambda: NOW + timedelta(hours=2))
+    state = tmp_path / "state"
+    path = state / "stories" / "a.json"
+    raw = json.loads(path.read_text())
+    before = (tmp_path / "out" / "a" / "atom.xml").read_bytes()
+    path.write_text(json.dumps({**raw, "format": 3, "link": {"slug": "a"}}))
+    for name in ("index.json", "site.pickle"):
+        (state / name).unlink()
+    result = src.build(clock=lambda: NOW + timedelta(hours=3))
+    assert sorted(result.rendered) == ["", "a/"] and result.written == []
+    assert (tmp_path / "out" / "a" / "atom.xml").read_bytes() == before
+    assert b"deleted-entry" in before and b"Edited." in before

@@ -197,7 +197,10 @@ class StoryState:
         from ..model import Tombstone
         from ..reconcile import History, UpdateRecord
 
-        if raw.get("format") != FORMAT:
+        # Format 3 (feeds 0.1) kept the same history and keys, and a link now kept
+        # in the site cache: read as it is, so an upgrade keeps edit times and
+        # tombstones (its index and site cache are not read: one full build).
+        if raw.get("format") not in (3, FORMAT):
             raise ValueError(f"unknown format {raw.get('format')!r}")
         history = History(
             published={
