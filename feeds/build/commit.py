@@ -40,13 +40,17 @@ STAGING_MARKER = "staging"
 @dataclass
 class BuildResult:
     now: datetime
-    stories_changed: list[str] = field(default_factory=list)  # slugs with files written or removed
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)  # feed folders rendered
     next_due: datetime | None = None  # the earliest update held back
     warnings: list[str] = field(default_factory=list)
     repaired: bool = False  # the last build was killed while publishing
+
+    @property
+    def stories_changed(self) -> list[str]:
+        """The stories with files written or removed."""
+        return sorted({name.rpartition("/")[0] for name in self.written + self.removed} - {""})
 
     @property
     def changed(self) -> bool:

@@ -127,9 +127,6 @@ def _build(
     )
     committer.save(done.outcomes, cache, site_files.cache_changed, new)
     result.next_due = min(new.embargo.values(), default=None)
-    result.stories_changed = sorted(
-        {name.rpartition("/")[0] for name in result.written + result.removed} - {""}
-    )
     _announce(site, result)
     return result
 
