@@ -324,8 +324,9 @@ def read_story(ws: Workspace, slug: str) -> Story:
     read = ws.store.read_story(slug, site)
     if read.story is not None and not read.problems:
         return read.story
-    if slug not in ws.store.scan().stories:
-        known = ", ".join(ws.store.scan().stories) or "none yet"
+    stories = ws.store.scan().stories  # only now: it lists every story
+    if slug not in stories:
+        known = ", ".join(stories) or "none yet"
         raise AuthoringError(
             f"no story {slug!r} in {ws.store.describe()} (stories: {known}); create one with "
             f'feeds new {slug} --title "..."'

@@ -92,9 +92,10 @@ def story_view(ws: Workspace, slug: str, now: datetime) -> View:
     site = ws.store.read_site()
     read = ws.store.read_story(slug, site)
     if read.story is None:
-        if not any(p.message == "no such story" for p in read.problems) and _exists(ws, slug):
+        stories = ws.store.scan().stories  # only now: it lists every story
+        if slug in stories:
             raise StoreError(read.problems)
-        known = ", ".join(ws.store.scan().stories) or "none yet"
+        known = ", ".join(stories) or "none yet"
         raise FeedsError(f"no story {slug!r} in {ws.store.describe()} (stories: {known})")
     if read.problems:
         raise StoreError(read.problems)
@@ -102,10 +103,6 @@ def story_view(ws: Workspace, slug: str, now: datetime) -> View:
     done = reconcile_story(read.story, history, now, site.tombstone_days, history_complete=True)
     published = done.story.story.updates if done.story else ()
     return View((read.story,), {u.id: u.updated for u in published}, now)
-
-
-def _exists(ws: Workspace, slug: str) -> bool:
-    return slug in ws.store.scan().stories
 
 
 def export_update(view: View, update: Update) -> dict[str, Any]:

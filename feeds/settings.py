@@ -122,24 +122,21 @@ def help_lines() -> list[str]:
 
 def site_template(values: dict[str, str]) -> str:
     """site.toml as ``feeds init`` writes it: the given values, then the rest commented."""
-    from .store.storytext import toml_string
-
     lines = ["# The site. Every key is described by `feeds init --help`."]
     for s in SETTINGS:
         if s.key in values:
-            lines.append(f"{s.key} = {_toml(values[s.key], s, toml_string)}")
+            lines.append(f"{s.key} = {_toml(values[s.key], s)}")
     for s in SETTINGS:
         if s.key not in values:
-            shown = s.example if s.default is None else _toml(s.default, s, toml_string)
+            shown = s.example if s.default is None else _toml(s.default, s)
             lines.append(f"# {s.key} = {shown}  # {s.help}")
     return "\n".join(lines) + "\n"
 
 
-def _toml(value: str | int, setting: Setting, quote: object) -> str:
-    if setting.kind == "integer":
-        return str(int(value))
-    assert callable(quote)
-    return str(quote(str(value)))
+def _toml(value: str | int, setting: Setting) -> str:
+    from .store.storytext import toml_string
+
+    return str(int(value)) if setting.kind == "integer" else toml_string(str(value))
 
 
 def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | None:

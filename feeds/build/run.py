@@ -57,7 +57,7 @@ def run_build(
         if not force and is_idle(index, listing, now, broken, committer.interrupted(), code):
             return BuildResult(now=now)
         try:
-            return _build(workspace, listing, index, now, force, broken, committer, progress)
+            return _build(workspace, listing, index, now, force, broken, committer, progress, code)
         except OSError as exc:  # the output or the state folder cannot be written
             where = exc.filename2 or exc.filename or workspace.out  # a rename: where it went
             raise PublishError(
@@ -75,6 +75,7 @@ def _build(
     broken: set[str],
     committer: Committer,
     progress: Callable[[int, int], None] | None,
+    code: str,
 ) -> BuildResult:
     # Imported here: an idle build never needs the parser or the renderers.
     from .commit import next_index, stale_files
@@ -117,7 +118,7 @@ def _build(
         site, cache, done.outcomes, fresh, unprocessed, jobs.keys_of, jobs.items_of, render_site
     )
     new = next_index(previous, listing, key, now, done.outcomes, site_files.files, jobs.lost)
-    new.code = code_version()
+    new.code = code
     result.warnings += jobs.warnings
     result.rendered = [f"{o.slug}/" for o in done.outcomes if o.rendered]
     result.rendered += [""] if site_files.files else []
