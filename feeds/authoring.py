@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,9 @@ from .store.changes import AddUpdate, CreateStory, EndStory, NewUpdate, ReviseUp
 from .store.headings import default_anchor
 from .store.storytext import format_stamp, toml_string
 from .timeutil import is_ambiguous, zone
+
+if TYPE_CHECKING:
+    from .store.postgres import PostgresStore
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -42,19 +46,7 @@ def init_site(
     data = root / "data"
     if (data / SITE_TOML).exists():
         raise AuthoringError(f"{data / SITE_TOML} already exists; nothing was changed")
-    zone(timezone)  # raises TimeError with a clear message
-    host = urlsplit(base_url).hostname or ""
-    values = {
-        "title": title,
-        "base_url": base_url,
-        "id_authority": id_authority or f"{host},{now.year}",
-        "author": author,
-        "timezone": timezone,
-    }
-    site_toml = site_template(values)
-    problems: list[Problem] = []
-    if load_site(data / SITE_TOML, site_toml.encode(), problems) is None:
-        raise AuthoringError("\n".join(p.message for p in problems))
+    site_toml = _settings(title, base_url, timezone, author, id_authority, now)
     local = now.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0)
     example = (
         "+++\n"
@@ -80,6 +72,51 @@ def init_site(
         write_if_changed(path, text.encode(), mode=0o644)
         created.append(path)
     return created
+
+
+def _settings(
+    title: str, base_url: str, timezone: str, author: str, id_authority: str | None, now: datetime
+) -> str:
+    """A new site's settings, as site.toml holds them; AuthoringError if they are bad."""
+    zone(timezone)  # raises TimeError with a clear message
+    host = urlsplit(base_url).hostname or ""
+    values = {
+        "title": title,
+        "base_url": base_url,
+        "id_authority": id_authority or f"{host},{now.year}",
+        "author": author,
+        "timezone": timezone,
+    }
+    site_toml = site_template(values)
+    problems: list[Problem] = []
+    if load_site(SITE_TOML, site_toml.encode(), problems) is None:
+        raise AuthoringError("\n".join(p.message for p in problems))
+    return site_toml
+
+
+def init_database(
+    store: PostgresStore,
+    *,
+    title: str,
+    base_url: str,
+    timezone: str,
+    author: str,
+    id_authority: str | None,
+    now: datetime,
+) -> list[str]:
+    """A new site in a PostgreSQL database: the schema, then the settings; what was done."""
+    from .store.postgres import SCHEMA_VERSION, migrate
+
+    site_toml = _settings(title, base_url, timezone, author, id_authority, now)
+    done = [f"applied {name}" for name in migrate(store)]
+    if store.site_settings():
+        raise AuthoringError(
+            f"{store.name} already has a site (schema {SCHEMA_VERSION} is current); "
+            "nothing else was changed"
+        )
+    store.put_site(site_toml)
+    done.append(f"created the site {title!r} in {store.name}")
+    return done
 
 
 def new_story(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from . import __version__
-from .errors import FeedsError, LockBusy
+from .errors import DatabaseError, FeedsError, LockBusy
 from .settings import Workspace, resolve_workspace
 from .timeutil import TimeError, parse_when, rfc3339
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # with nothing to do must not pay for Markdown, HTML and feed libraries.
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another build holds the lock; try again later
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the database cannot be reached or used
 EXIT_SAVED_NOT_BUILT = 3  # feeds add --build: the update is saved, the build failed
 
 
@@ -82,6 +83,9 @@ def _errors() -> Iterator[None]:
     except LockBusy as exc:
         click.echo(f"feeds: {exc}", err=True)
         sys.exit(EXIT_BUSY)
+    except DatabaseError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     except (FeedsError, TimeError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -102,6 +106,14 @@ def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
         type=click.Path(file_okay=False, path_type=Path),
         help="Where the feeds are written  [default: FEEDS_OUT, site.toml's out, or out]",
     )(f)
+    f = click.option(
+        "--store",
+        metavar="URL",
+        expose_value=False,
+        callback=_remember_store,
+        help="A PostgreSQL store, postgresql://user@host/db (or a folder, as --data)  "
+        "[default: FEEDS_STORE, site.toml's store, or the folder DATA]",
+    )(f)
     return click.option(
         "--data",
         "data_dir",
@@ -110,9 +122,16 @@ def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
     )(f)
 
 
+def _remember_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Kept aside rather than passed to every command: _ws picks it up.
+    if value:
+        ctx.meta["feeds.store"] = value
+
+
 def _ws(data_dir: Path | None, out_dir: Path | None, state_dir: Path | None) -> Workspace:
+    store = click.get_current_context().meta.get("feeds.store")
     try:
-        return resolve_workspace(data_dir, out_dir, state_dir)
+        return resolve_workspace(data_dir, out_dir, state_dir, store=store)
     except FeedsError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -381,31 +400,178 @@ def _settings_epilog() -> str:
 )
 @click.option("--author", help="Who the feeds credit  [default: the site title]")
 @click.option("--id-authority", help="The tag: authority of every id  [default: <host>,<year>]")
-def init(directory, title, base_url, timezone, author, id_authority):
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Create the site in this PostgreSQL database instead (postgresql://user@host/db): "
+    "its schema and settings; DIRECTORY is not used.",
+)
+def init(directory, title, base_url, timezone, author, id_authority, store):
     """Create a new site in DIRECTORY: data/site.toml, an example story, .gitignore.
 
     Asks for what is not given as an option. Refuses to touch an existing site.
 
     \b
-    Example:
+    Examples:
       feeds init mysite --title "Live desk" --base-url https://news.example.org/live/ \\
         --timezone Europe/Lisbon
+      feeds init --store postgresql://feeds@db.example.org/news --title "Live desk" ...
     """
-    from .authoring import init_site
+    from .authoring import init_database, init_site
 
+    values = dict(
+        title=title,
+        base_url=base_url,
+        timezone=timezone,
+        author=author or title,
+        id_authority=id_authority,
+        now=_now(),
+    )
     with _errors():
-        created = init_site(
-            directory,
-            title=title,
-            base_url=base_url,
-            timezone=timezone,
-            author=author or title,
-            id_authority=id_authority,
-            now=_now(),
-        )
+        if store:
+            from .store.postgres import PostgresStore
+
+            db = PostgresStore(store)
+            for step in init_database(db, **values):
+                click.echo(step)
+            click.echo(f"next: feeds new SLUG --title \"...\" --store {db.name}")
+            return
+        created = init_site(directory, **values)
     for path in created:
         click.echo(f"created {path}")
     click.echo(f"next: cd {directory} && feeds build")
+
+
+@cli.command()
+@click.option("--store", metavar="URL", help="The database  [default: FEEDS_STORE]")
+def migrate(store):
+    """Bring a PostgreSQL store's schema up to what this feeds needs.
+
+    Each numbered step runs in its own transaction, under a lock, so two
+    machines upgrading at once do not collide. Safe to run again.
+
+    \b
+    Example:
+      feeds migrate --store postgresql://feeds@db.example.org/news
+    """
+    from .store.postgres import SCHEMA_VERSION, PostgresStore, migrate as apply
+
+    url = store or os.environ.get("FEEDS_STORE")
+    if not url:
+        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    with _errors():
+        applied = apply(PostgresStore(url))
+    for name in applied:
+        click.echo(f"applied {name}")
+    click.echo(f"schema {SCHEMA_VERSION} is current")
+
+
+@cli.command(name="store-import")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--store", metavar="URL", help="The database  [default: FEEDS_STORE]")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder's build state, to keep edit times and tombstones  "
+    "[default: .feeds/ beside FOLDER, if there is one]",
+)
+def store_import(folder, store, state_dir):
+    """Copy a data/ FOLDER (site.toml and stories) into an empty PostgreSQL store.
+
+    Every story is checked first; nothing is written if one is bad. The
+    schema is created if needed. The ids builds retired and the build state
+    come too, so the feeds built from the database are the same, byte for byte.
+
+    \b
+    Example:
+      feeds store-import data --store postgresql://feeds@db.example.org/news
+    """
+    from .store.files import FileStore
+    from .store.postgres import PostgresStore
+    from .store.transfer import folder_to_database
+
+    url = store or os.environ.get("FEEDS_STORE")
+    if not url:
+        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    source = FileStore(folder)
+    state = state_dir or (source.meta if source.meta.is_dir() else None)
+    with _errors():
+        moved = folder_to_database(source, PostgresStore(url), state)
+    click.echo(
+        f"imported {moved.stories} stories, {moved.updates} updates, {moved.retired} retired "
+        f"ids and {moved.state_files} build state files"
+    )
+
+
+@cli.command(name="store-export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--store", metavar="URL", help="The database  [default: FEEDS_STORE]")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the build state  [default: .feeds/ beside FOLDER]",
+)
+def store_export(folder, store, state_dir):
+    """Write a PostgreSQL store out as a data/ FOLDER (which must be new or empty).
+
+    \b
+    Example:
+      feeds store-export backup/data --store postgresql://feeds@db.example.org/news
+    """
+    from .store.postgres import PostgresStore
+    from .store.transfer import database_to_folder
+
+    url = store or os.environ.get("FEEDS_STORE")
+    if not url:
+        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    state = state_dir or folder.absolute().parent / ".feeds"
+    with _errors():
+        moved = database_to_folder(PostgresStore(url), folder, state)
+    click.echo(
+        f"exported {moved.stories} stories, {moved.updates} updates, {moved.retired} retired "
+        f"ids and {moved.state_files} build state files to {folder}"
+    )
+
+
+@cli.command()
+@workspace_options
+@click.option("--once", is_flag=True, help="Build once and exit (for cron).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=60,
+    show_default=True,
+    help="Seconds between builds when nothing is notified (embargoes, tombstones expiring).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log builds that found nothing to do too.")
+def worker(data_dir, out_dir, state_dir, once, interval, verbose):
+    """Build a PostgreSQL store's feeds as soon as a change is committed.
+
+    Listens for changes and publishes the changed story's feeds within a
+    second; builds on a timer too. Run one on each of several machines: one
+    builds at a time, and if it dies another takes over. SIGTERM stops it
+    after the build in progress. One log line per build.
+
+    Exit status (with --once): 0 built or nothing to do, 1 bad input,
+    69 the database cannot be reached.
+
+    \b
+    Example:
+      FEEDS_STORE=postgresql://feeds@db.example.org/news feeds worker --out /srv/feeds
+    """
+    from .worker import Worker
+
+    ws = _ws(data_dir, out_dir, state_dir)
+
+    def log(line: str) -> None:
+        click.echo(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}", err=True)
+
+    with _errors():
+        runner = Worker(ws, interval=interval, clock=_now, log=log, verbose=verbose)
+    runner.install_signal_handlers()
+    sys.exit(runner.run(once=once))
 
 
 @cli.command()

@@ -77,5 +77,9 @@ class ImportProblem(FeedsError):
     """A page that cannot be imported as it is."""
 
 
+class DatabaseError(FeedsError):
+    """The database cannot be reached or used (down, wrong URL, old schema); nothing was written."""
+
+
 class ServeError(FeedsError):
     """The server cannot start (address in use, no such folder...)."""

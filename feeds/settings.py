@@ -90,6 +90,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("websub_hub", "url", "A WebSub hub to announce in the feeds and ping.", ""),
     Setting(
+        "store",
+        "store",
+        "Where the stories are kept: this folder, or a PostgreSQL URL "
+        '(store = "postgresql://db.example.org/news") that every machine\'s feeds uses; '
+        "then this file needs nothing else.",
+        "",
+        shapes_output=False,
+    ),
+    Setting(
         "out",
         "path",
         "Where the feeds are written (relative to the folder holding data/).",
@@ -202,8 +211,8 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
     if problems or "author" not in values:
         found.extend(problems.items)
         return None
-    values.pop("out", None)
-    values.pop("state", None)
+    for key in ("store", "out", "state"):
+        values.pop(key, None)
     values["ttl"] = values["ttl"] or None
     values["websub_hub"] = values["websub_hub"] or None
     return Site(**values)  # type: ignore[arg-type]
@@ -282,30 +291,66 @@ class Workspace:
                 )
         return cls(store, Path(out), state_dir, FolderOutput(Path(out)))
 
+    @classmethod
+    def of_database(
+        cls,
+        url: str,
+        out: Path | str,
+        state: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Workspace:
+        """A PostgreSQL store; the build state mirrored in ``state`` (default: a cache
+        folder of this user's named after the database)."""
+        import hashlib
+
+        from .publish.files import FolderOutput
+        from .store.postgres import PostgresStore
+
+        store = PostgresStore(url)
+        if state is None:
+            env = os.environ if env is None else env
+            cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            name = hashlib.sha256(store.name.encode()).hexdigest()[:16]
+            state = cache / "feeds" / name
+        return cls(store, Path(out), Path(state), FolderOutput(Path(out)))
+
 
 def resolve_workspace(
     data: Path | None = None,
     out: Path | None = None,
     state: Path | None = None,
     env: Mapping[str, str] | None = None,
+    store: str | None = None,
 ) -> Workspace:
     """The workspace every command uses, resolved once.
 
-    Each path comes from the command line, else the environment (``FEEDS_DATA``,
-    ``FEEDS_OUT``, ``FEEDS_STATE``), else ``out``/``state`` in site.toml
-    (relative to the folder that holds the store), else the defaults: ``data``,
-    ``out`` and ``.feeds/`` beside the store.
+    The store is ``store`` (a folder or a ``postgresql://`` URL), else
+    ``FEEDS_STORE``, else ``store`` in ``data/site.toml``, else the folder
+    ``data`` (``FEEDS_DATA``). Each path comes from the command line, else the
+    environment (``FEEDS_OUT``, ``FEEDS_STATE``), else ``out``/``state`` in
+    site.toml (relative to the folder that holds the store), else the defaults:
+    ``out`` and ``.feeds/`` beside the store; for a database, the build state is
+    kept in the database and mirrored in a cache folder (``~/.cache/feeds/``).
     """
+    from .store.postgres import is_url
+
     env = os.environ if env is None else env
+    chosen = store or env.get("FEEDS_STORE") or None
+    if chosen and not is_url(chosen):
+        data, chosen = Path(chosen), None
     data = data or Path(env.get("FEEDS_DATA") or "data")
     base = data.absolute().parent
     written = _paths_in(data / SITE_TOML)
+    if chosen is None and is_url(written.get("store")):
+        chosen = written["store"]
     if out is None:
         given = env.get("FEEDS_OUT")
         out = Path(given) if given else (base / written["out"] if "out" in written else Path("out"))
     if state is None:
         given = env.get("FEEDS_STATE")
         state = Path(given) if given else (base / written["state"] if "state" in written else None)
+    if chosen is not None:
+        return Workspace.of_database(chosen, out, state, env)
     return Workspace.of(data, out, state)
 
 
@@ -317,5 +362,5 @@ def _paths_in(path: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {
-        k: v.strip() for k in ("out", "state") if isinstance(v := data.get(k), str) and v.strip()
+        k: v.strip() for k in ("store", "out", "state") if isinstance(v := data.get(k), str) and v.strip()
     }

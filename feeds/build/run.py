@@ -16,7 +16,8 @@ order of the steps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..settings import Workspace
     from ..store import Listing
     from .folder import SiteItem
+    from .shared import Session
     from .story import StoryJob, StoryOutcome
 
 
@@ -45,7 +47,7 @@ def run_build(
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     """Bring the output up to date with the store; ``progress(done, total)`` per story."""
-    with build_lock(workspace.state, wait):
+    with build_lock(workspace.state, wait), _shared(workspace, wait) as shared:
         now = require_aware(clock(), "clock()")
         listing = workspace.store.scan()  # before reading: a later change is seen next time
         index = Index.load(workspace.state)
@@ -54,8 +56,13 @@ def run_build(
         broken = {folder for folder, files in outputs.items() if output.sizes_differ(files)}
         committer = Committer(workspace.state, output, workspace.store)
         code = code_version()
-        if not force and is_idle(index, listing, now, broken, committer.interrupted(), code):
+        interrupted = committer.interrupted() or bool(shared and shared.interrupted)
+        if not force and is_idle(index, listing, now, broken, interrupted, code):
             return BuildResult(now=now)
+        if shared is not None:
+            shared.mark_building()
+            if shared.interrupted:  # the last builder died while publishing: check it all
+                force = True
         try:
             return _build(workspace, listing, index, now, force, broken, committer, progress, code)
         except OSError as exc:  # the output or the state folder cannot be written
@@ -64,6 +71,18 @@ def run_build(
                 f"{where}: cannot write ({exc.strerror}); check space and permissions. "
                 "What was already in place stays served; the next build repairs the rest"
             ) from exc
+
+
+@contextmanager
+def _shared(workspace: Workspace, wait: float) -> Iterator[Session | None]:
+    """For a store in a database: its build lock, and the state mirrored from it."""
+    if not getattr(workspace.store, "builds_in_database", False):
+        yield None
+        return
+    from .shared import session
+
+    with session(workspace.store, workspace.state, wait) as held:  # type: ignore[arg-type]
+        yield held
 
 
 def _build(

@@ -1,0 +1,216 @@
+"""Builds from a database: one builder at a time across machines, the state kept in the database.
+
+Every build from a :class:`~feeds.store.postgres.PostgresStore` runs inside a
+:class:`Session`:
+
+* **One builder at a time**, wherever it runs: the session holds a PostgreSQL
+  advisory lock on its own connection. A builder that dies loses its
+  connection, and with it the lock, so another takes over at once.
+* **The state lives in the database** (table ``build_state``, one row per
+  state file) and the local state folder is only a mirror of it. The mirror's
+  generation is compared with the database's when the lock is taken; if
+  another machine built since, its files are fetched. After the build, the
+  files that changed are written back in one transaction, which also moves
+  the generation on -- only if it is still the one the build started from.
+* **A builder killed while publishing** leaves ``build_meta.building`` set;
+  the next one, on any machine, renders everything, repairing the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DatabaseError, LockBusy
+from ..publish.files import write_if_changed
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ..store.postgres import PostgresStore
+
+GENERATION_FILE = ".generation"  # the generation the mirror holds
+MANIFEST_FILE = ".mirror.json"  # each mirrored file's (mtime, size, inode) when last in step
+MIRRORED = ("index.json", "site.pickle")  # and stories/*.json
+
+
+def mirrored_files(state_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """The state files the database holds, as they are on disk now, with their stat."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for name in MIRRORED:
+        try:
+            st = os.stat(state_dir / name)
+        except OSError:
+            continue
+        found[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    try:
+        entries = list(os.scandir(state_dir / "stories"))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.name.endswith(".json") and not entry.name.startswith("."):
+            st = entry.stat()
+            found[f"stories/{entry.name}"] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return found
+
+
+@dataclass
+class Session:
+    """One build's hold on the database: the lock, and the mirror brought in step."""
+
+    store: PostgresStore
+    conn: psycopg.Connection[Any]
+    state_dir: Path
+    generation: int
+    interrupted: bool  # the last builder died while publishing
+    manifest: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    marked: bool = False
+
+    def mark_building(self) -> None:
+        """Before anything is published: say so, for whoever takes over if this dies."""
+        if not self.marked:
+            who = f"{socket.gethostname()}:{os.getpid()}"
+            self._run(
+                "UPDATE build_meta SET building = %s, started_at = now()", (who,), "starting"
+            )
+            self.marked = True
+
+    def _run(self, sql: str, params: tuple[Any, ...], doing: str) -> None:
+        import psycopg
+
+        try:
+            self.conn.execute(sql, params)
+        except psycopg.Error as exc:
+            raise _lost(self.store, doing, exc) from None
+
+    def pull(self) -> None:
+        """Bring the local mirror in step with the database's state."""
+        mine = _read_generation(self.state_dir)
+        if mine == self.generation and (self.state_dir / MANIFEST_FILE).exists():
+            self.manifest = _read_manifest(self.state_dir)
+            return
+        import psycopg
+
+        try:
+            rows = self.conn.execute("SELECT name, body FROM build_state").fetchall()
+        except psycopg.Error as exc:
+            raise _lost(self.store, "reading the build state", exc) from None
+        wanted = {str(name): bytes(body) for name, body in rows}
+        for name in set(mirrored_files(self.state_dir)) - set(wanted):
+            (self.state_dir / name).unlink(missing_ok=True)
+        for name, body in wanted.items():
+            write_if_changed(self.state_dir / name, body, durable=False)
+        self.manifest = mirrored_files(self.state_dir)
+        self._save_local()
+
+    def push(self) -> None:
+        """Write back what the build changed, and move the generation on."""
+        now = mirrored_files(self.state_dir)
+        changed = [name for name, sig in now.items() if self.manifest.get(name) != sig]
+        gone = [name for name in self.manifest if name not in now]
+        if not changed and not gone and not self.marked:
+            return
+        import psycopg
+
+        try:
+            with self.conn.transaction():
+                row = self.conn.execute(
+                    "UPDATE build_meta SET generation = generation + 1, building = NULL, "
+                    "started_at = NULL WHERE generation = %s RETURNING generation",
+                    (self.generation,),
+                ).fetchone()
+                if row is None:  # another builder got in (our lock was lost): theirs stands
+                    (self.state_dir / GENERATION_FILE).unlink(missing_ok=True)
+                    return
+                if gone:
+                    self.conn.execute("DELETE FROM build_state WHERE name = ANY(%s)", (gone,))
+                if changed:
+                    self.conn.cursor().executemany(
+                        "INSERT INTO build_state (name, body) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body",
+                        [(name, (self.state_dir / name).read_bytes()) for name in changed],
+                    )
+        except psycopg.Error as exc:
+            (self.state_dir / GENERATION_FILE).unlink(missing_ok=True)
+            raise _lost(self.store, "saving the build state", exc) from None
+        self.generation = int(row[0])
+        self.manifest = now
+        self._save_local()
+
+    def _save_local(self) -> None:
+        write_if_changed(
+            self.state_dir / MANIFEST_FILE,
+            json.dumps({k: list(v) for k, v in sorted(self.manifest.items())}).encode(),
+            durable=False,
+        )
+        write_if_changed(
+            self.state_dir / GENERATION_FILE, str(self.generation).encode(), durable=False
+        )
+
+
+def _lost(store: PostgresStore, doing: str, exc: BaseException) -> DatabaseError:
+    from ..store.postgres import _reason
+
+    return DatabaseError(
+        f"{store.name}: the database went away while {doing} ({_reason(exc)}); what was "
+        "published stays; the next build finishes the job"
+    )
+
+
+def _read_generation(state_dir: Path) -> int | None:
+    try:
+        return int((state_dir / GENERATION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_manifest(state_dir: Path) -> dict[str, tuple[int, int, int]]:
+    try:
+        raw = json.loads((state_dir / MANIFEST_FILE).read_bytes())
+        return {str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in raw.items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        return {}
+
+
+@contextmanager
+def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Session]:
+    """The build lock of the database, the mirror in step; the state written back after."""
+    from ..store.postgres import LOCK_BUILD, LOCK_SPACE
+
+    import psycopg
+
+    conn = store.connect()
+    try:
+        deadline = time.monotonic() + wait
+        pause = 0.02
+        while True:
+            try:
+                got, generation, building = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s), generation, building FROM build_meta",
+                    (LOCK_SPACE, LOCK_BUILD),
+                ).fetchone() or (False, 0, None)
+            except psycopg.Error as exc:
+                raise _lost(store, "waiting for the build lock", exc) from None
+            if got:
+                break
+            if time.monotonic() >= deadline:
+                raise LockBusy(
+                    f"another build of {store.name} is running (waited {wait:g}s); "
+                    "run again later or pass --wait SECONDS"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        current = Session(store, conn, state_dir, int(generation), building is not None)
+        current.pull()
+        yield current
+        current.push()
+    finally:
+        conn.close()  # the lock goes with the connection
