@@ -317,7 +317,9 @@ def used_anchors(ws: Workspace, story: Story) -> set[str]:
 def free_anchor(base: str, taken: set[str]) -> str:
     if base not in taken:
         return base
-    for suffix in "bcdefghijklmnopqrstuvwxyz":
+    # Letters first (-b ... -z), then numbers from 27 (never -2: that is the second
+    # 01:30 of the night the clocks go back).
+    for suffix in [*"bcdefghijklmnopqrstuvwxyz", *map(str, range(27, 1000))]:
         if f"{base}-{suffix}" not in taken:
             return f"{base}-{suffix}"
     raise AuthoringError(f"too many updates at the same minute ({base}); give this one --id")

@@ -383,7 +383,7 @@ def _settings_epilog() -> str:
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=".",
-    callback=lambda ctx, param, value: _no_site_yet(value),
+    callback=lambda ctx, param, value: value if ctx.params.get("store") else _no_site_yet(value),
 )
 @click.option("--title", prompt="Site title", help="The site's name, shown by feed readers.")
 @click.option(
@@ -403,6 +403,7 @@ def _settings_epilog() -> str:
 @click.option(
     "--store",
     metavar="URL",
+    is_eager=True,
     help="Create the site in this PostgreSQL database instead (postgresql://user@host/db): "
     "its schema and settings; DIRECTORY is not used.",
 )

@@ -157,8 +157,11 @@ class PostgresStore:
                     f"{self.name}: the database went away while {doing} ({_reason(exc)}); "
                     "nothing was written: run the command again"
                 ) from None
-            except psycopg.errors.SerializationFailure:
-                raise
+            except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+                # A constraint said no: the change is wrong, not the database.
+                raise AuthoringError(
+                    f"{self.name}: {doing}: {_reason(exc)}; nothing was written"
+                ) from None
             except psycopg.Error as exc:
                 self.close()
                 raise DatabaseError(f"{self.name}: {doing}: {_reason(exc)}") from None
@@ -168,7 +171,8 @@ class PostgresStore:
     def scan(self) -> Listing:
         with self._talk("listing the stories") as conn:
             rows = conn.execute(
-                "SELECT '', seq FROM site UNION ALL SELECT slug, seq FROM stories"
+                "SELECT '', seq FROM site UNION ALL "
+                "SELECT slug, seq FROM stories WHERE deleted_at IS NULL"
             ).fetchall()
         site = next((str(seq) for slug, seq in rows if slug == ""), "")
         stories = {slug: str(seq) for slug, seq in sorted(rows) if slug}
@@ -206,7 +210,7 @@ class PostgresStore:
         story = cur.execute(
             "SELECT * FROM stories WHERE slug = %s" + (" FOR UPDATE" if lock else ""), (slug,)
         ).fetchone()
-        if story is None:
+        if story is None or story["deleted_at"] is not None:
             return None
         updates = cur.execute(
             "SELECT * FROM updates WHERE story_id = %s ORDER BY published DESC, anchor",
@@ -262,7 +266,9 @@ class PostgresStore:
             if isinstance(change, CreateStory):
                 # Two reporters creating the same story: one waits for the other.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"new {slug}",))
-                if conn.execute("SELECT 1 FROM stories WHERE slug = %s", (slug,)).fetchone():
+                if conn.execute(
+                    "SELECT 1 FROM stories WHERE slug = %s AND deleted_at IS NULL", (slug,)
+                ).fetchone():
                     raise AuthoringError(
                         f"story {slug!r} already exists in {self.name}; nothing was changed"
                     )
@@ -283,6 +289,13 @@ class PostgresStore:
                 )
             after = self._checked_story(slug, new, site)
             wrong = verify(made, before, after)
+            if before is None:  # a story made again: its old ids stay taken
+                reused = {u.anchor for u in after.updates} & self.retired(slug)
+                if reused:
+                    wrong = (
+                        f"the id {sorted(reused)[0]!r} belonged to an update of an earlier "
+                        f"story {slug!r} that was published and removed; choose another"
+                    )
             if wrong:
                 raise AuthoringError(f"{self._where(slug)}: {wrong}; nothing was written")
             save_story(conn, after, new)
@@ -347,6 +360,23 @@ class PostgresStore:
                 raise StoreError(list(read.problems))
             save_story(conn, read.story, raw)
             return read.story
+
+    def remove(self, slug: str) -> None:
+        """Take a story out of the store; its rows stay (as tombstones), its ids taken."""
+        with self._talk(f"removing {slug}") as conn, conn.transaction():
+            row = conn.execute(
+                "UPDATE stories SET deleted_at = now(), seq = nextval('change_seq') "
+                "WHERE slug = %s AND deleted_at IS NULL RETURNING id",
+                (slug,),
+            ).fetchone()
+            if row is None:
+                raise AuthoringError(f"no story {slug!r} in {self.name}; nothing was changed")
+            conn.execute(
+                "UPDATE updates SET deleted_at = now(), revision = revision + 1 "
+                "WHERE story_id = %s AND deleted_at IS NULL",
+                (row[0],),
+            )
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, slug))
 
     def put_site(self, settings: str) -> None:
         """Replace the site settings (checked first)."""
@@ -468,7 +498,7 @@ def save_story(conn: psycopg.Connection[Any], story: Story, raw: bytes) -> None:
             timezone = EXCLUDED.timezone, language = EXCLUDED.language,
             authors = EXCLUDED.authors, tags = EXCLUDED.tags, status = EXCLUDED.status,
             created = EXCLUDED.created, background = EXCLUDED.background,
-            seq = EXCLUDED.seq, changed_at = now()
+            seq = EXCLUDED.seq, changed_at = now(), deleted_at = NULL
         RETURNING id
         """,
         values,

@@ -26,7 +26,8 @@ CREATE TABLE stories (
     created     timestamptz,
     background  text NOT NULL DEFAULT '',       -- Markdown before the first update
     seq         bigint NOT NULL,                -- change_seq of its last change
-    changed_at  timestamptz NOT NULL DEFAULT now()
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    deleted_at  timestamptz                     -- removed: its rows stay, its ids taken
 );
 CREATE INDEX stories_seq ON stories (seq);
 
