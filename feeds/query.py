@@ -66,9 +66,19 @@ def _read(job: tuple[Store, str, Site]) -> tuple[Story | None, tuple[Problem, ..
     return read.story, read.problems
 
 
+def refresh_state(ws: Workspace) -> None:
+    """For a store in a database: the local mirror of the build state brought in step."""
+    if getattr(ws.store, "builds_in_database", False):
+        from .build.shared import refresh
+
+        refresh(ws.store, ws.state)  # type: ignore[arg-type]
+
+
 def load_history_all(ws: Workspace) -> History:
     """Every story's history merged (for the views of the whole site)."""
     from .build.state import load_story_state
+
+    refresh_state(ws)
 
     published: dict[str, UpdateRecord] = {}
     tombstones: dict[str, Tombstone] = {}
@@ -99,6 +109,7 @@ def story_view(ws: Workspace, slug: str, now: datetime) -> View:
         raise FeedsError(f"no story {slug!r} in {ws.store.describe()} (stories: {known})")
     if read.problems:
         raise StoreError(read.problems)
+    refresh_state(ws)
     history = load_history(ws.state, slug)
     done = reconcile_story(read.story, history, now, site.tombstone_days, history_complete=True)
     published = done.story.story.updates if done.story else ()

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,9 @@ from feeds import FileStore, MemoryStore, Snapshot, Workspace, read_all
 from feeds.build import BuildResult, render_all, run_build
 from feeds.publish import FolderOutput
 from feeds.reconcile import History, Reconciled, reconcile
+
+from . import pgserver
+from .pgserver import PgServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = REPO / "data"
@@ -176,3 +182,41 @@ def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> SourceFactory
         return Source(request.param, tmp_path, site, stories)
 
     return make
+
+
+# --- a real PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """A PostgreSQL cluster of this pytest process's own (each xdist worker has one),
+    in its temporary folder, stopped at the end of the session. Skipped where
+    PostgreSQL is not installed, unless FEEDS_REQUIRE_POSTGRES=1 (as in CI)."""
+    reason = pgserver.available()
+    if reason is not None:
+        if os.environ.get("FEEDS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (FEEDS_REQUIRE_POSTGRES=1): {reason}", False)
+        pytest.skip(f"PostgreSQL not available: {reason}")
+    server = PgServer.start(tmp_path_factory.mktemp("pg"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_pg_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new empty database of its own, dropped after the test (its
+    sessions ended first). A server a test left stopped is started again."""
+    if not pg_server.running:
+        pg_server.restart()
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
+    name = f"t{next(_pg_databases)}_{slug}"
+    url = pg_server.create_database(name)
+    yield url
+    if not pg_server.running:
+        pg_server.restart()
+    pg_server.drop_database(name)

@@ -440,3 +440,27 @@ def test_database_errors_are_database_errors(pg_url: str) -> None:
     db = new_store(pg_url)
     assert story_text  # the text form is public: store-export writes it
     assert db.scan().stories == {}
+
+
+def test_check_and_show_on_another_machine_use_the_databases_state(
+    pg_url: str, tmp_path: Path
+) -> None:
+    db = new_store(pg_url)
+    body = "## 2024-06-01 11:00 {#b}\n\nSecond.\n\n## 2024-06-01 10:00 {#a}\n\nFirst."
+    db.put("s", story(body=body).encode())
+    out = tmp_path / "out"
+    env = {"FEEDS_NOW": "2024-06-01T12:00:00Z"}
+    built = run("build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env)
+    assert built.returncode == 0, built.stderr
+    db.put("s", story(body="## 2024-06-01 11:00 {#b}\n\nSecond.").encode())
+    env = {"FEEDS_NOW": "2024-06-01T13:00:00Z"}
+    built = run("build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env)
+    assert built.returncode == 0, built.stderr
+    elsewhere = ["--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m2")]
+    checked = run("check", *elsewhere, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    shown = run("show", "s", *elsewhere, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "b" in shown.stdout
+    listed = run("list", *elsewhere, env=env)
+    assert listed.returncode == 0 and "s " in listed.stdout

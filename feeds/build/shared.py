@@ -179,6 +179,25 @@ def _read_manifest(state_dir: Path) -> dict[str, tuple[int, int, int]]:
         return {}
 
 
+def refresh(store: PostgresStore, state_dir: Path) -> None:
+    """Outside a build (``feeds show``, ``check``): the mirror in step, if no build here
+    is using it; read in one snapshot of the database, without the build lock."""
+    from ..errors import LockBusy
+    from .lock import build_lock
+
+    import psycopg
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with build_lock(state_dir, 0), store.connect() as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                row = conn.execute("SELECT generation FROM build_meta").fetchone()
+                Session(store, conn, state_dir, int(row[0]) if row else 0, False).pull()
+    except LockBusy:
+        return  # a build here is bringing it in step
+
+
 @contextmanager
 def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Session]:
     """The build lock of the database, the mirror in step; the state written back after."""
