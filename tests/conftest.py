@@ -16,6 +16,7 @@ from feeds import FileStore, MemoryStore, Snapshot, Workspace, read_all
 from feeds.build import BuildResult, render_all, run_build
 from feeds.publish import FolderOutput
 from feeds.reconcile import History, Reconciled, reconcile
+from feeds.store.postgres import PostgresStore, migrate
 
 from . import pgserver
 from .pgserver import PgServer
@@ -122,14 +123,26 @@ def run_folder(root: Path, out: Path, state: Path, **kw: Any) -> BuildResult:
 class Source:
     """A store as a test edits it, whatever its kind: what a person would do to it."""
 
-    def __init__(self, kind: str, tmp_path: Path, site: str, stories: dict[str, str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        tmp_path: Path,
+        site: str,
+        stories: dict[str, str],
+        url: str | None = None,
+    ) -> None:
         self.kind = kind
         self.tmp_path = tmp_path
         self.root = tmp_path / "data"
-        self.store: FileStore | MemoryStore
+        self.store: FileStore | MemoryStore | PostgresStore
         if kind == "files":
             self.root.mkdir(exist_ok=True)
             self.store = FileStore(self.root)
+            self.write_site(site)
+        elif kind == "postgres":
+            assert url is not None
+            self.store = PostgresStore(url)
+            migrate(self.store)
             self.write_site(site)
         else:
             self.store = MemoryStore(site)
@@ -137,7 +150,9 @@ class Source:
             self.write(slug.replace("_", "-"), textwrap.dedent(text).lstrip("\n"))
 
     def write(self, slug: str, text: str) -> None:
-        if isinstance(self.store, MemoryStore):
+        """As a person would: a file saved, a story replaced. A database checks the
+        text first (StoreError, nothing written), where a folder takes any file."""
+        if isinstance(self.store, (MemoryStore, PostgresStore)):
             self.store.put(slug, text.encode())
         else:
             (self.root / f"{slug}.md").write_text(text, encoding="utf-8")
@@ -153,14 +168,23 @@ class Source:
     def delete(self, slug: str) -> None:
         if isinstance(self.store, MemoryStore):
             self.store.delete(slug)
+        elif isinstance(self.store, PostgresStore):
+            self.store.remove(slug)
         else:
             (self.root / f"{slug}.md").unlink()
 
     def write_site(self, text: str) -> None:
-        if isinstance(self.store, MemoryStore):
+        if isinstance(self.store, (MemoryStore, PostgresStore)):
             self.store.put_site(text)
         else:
             (self.root / "site.toml").write_text(text, encoding="utf-8")
+
+    def lose_story_state(self, slug: str, state: Path) -> None:
+        """A story's build state gone (from the database too, where it is kept)."""
+        (state / "stories" / f"{slug}.json").unlink()
+        if isinstance(self.store, PostgresStore):
+            with self.store.connect() as conn:
+                conn.execute("DELETE FROM build_state WHERE name = %s", (f"stories/{slug}.json",))
 
     def workspace(self, out: Path | None = None, state: Path | None = None) -> Workspace:
         out = out or self.tmp_path / "out"
@@ -174,12 +198,14 @@ class Source:
 SourceFactory = Callable[..., Source]
 
 
-@pytest.fixture(params=["files", "memory"])
+@pytest.fixture(params=["files", "memory", "postgres"])
 def make_source(request: pytest.FixtureRequest, tmp_path: Path) -> SourceFactory:
-    """make_source(site=..., **{slug: markdown}): a store of each kind in turn."""
+    """make_source(site=..., **{slug: markdown}): a store of each kind in turn
+    (PostgreSQL: a new database of a real server, see pg_url)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
 
     def make(site: str = SITE_TOML, **stories: str) -> Source:
-        return Source(request.param, tmp_path, site, stories)
+        return Source(request.param, tmp_path, site, stories, url)
 
     return make
 

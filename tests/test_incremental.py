@@ -12,6 +12,8 @@ runs against every kind of store (files, memory).
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,7 +114,7 @@ def test_a_lost_story_state_keeps_its_updates_in_the_site_feeds(
         b=story(body=heading(1, 7, "b7")),
     )
     check(src, tmp_path, NOW)
-    (tmp_path / "state" / "stories" / "b.json").unlink()
+    src.lose_story_state("b", tmp_path / "state")
     src.edit("a", "{#a10}", '{#a10 retracted="2024-06-02 00:00"}')
     result = src.build(clock=lambda: NOW)
     assert any("b.json: missing" in w for w in result.warnings)
@@ -176,6 +178,8 @@ def test_an_upgrade_keeps_edit_times_and_tombstones(
     import json
 
     src = make_source(a=story(body=heading(1, 9, "a9") + "\n\n" + heading(1, 8, "a8")))
+    if src.kind == "postgres":
+        pytest.skip("a database store's state is upgraded by feeds migrate, not from files")
     src.build(clock=lambda: NOW)
     src.edit("a", "a9 text.", "Edited.")
     src.build(clock=lambda: NOW + timedelta(hours=1))

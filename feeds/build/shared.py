@@ -93,9 +93,11 @@ class Session:
     def pull(self) -> None:
         """Bring the local mirror in step with the database's state."""
         mine = _read_generation(self.state_dir)
-        if mine == self.generation and (self.state_dir / MANIFEST_FILE).exists():
-            self.manifest = _read_manifest(self.state_dir)
-            return
+        if mine == self.generation:
+            manifest = _read_manifest(self.state_dir)
+            if manifest and manifest == mirrored_files(self.state_dir):
+                self.manifest = manifest
+                return  # in step, and nothing local was touched since
         import psycopg
 
         try:
@@ -112,11 +114,11 @@ class Session:
 
     def push(self) -> None:
         """Write back what the build changed, and move the generation on."""
+        if not self.marked:
+            return  # nothing was built
         now = mirrored_files(self.state_dir)
         changed = [name for name, sig in now.items() if self.manifest.get(name) != sig]
         gone = [name for name in self.manifest if name not in now]
-        if not changed and not gone and not self.marked:
-            return
         import psycopg
 
         try:
