@@ -207,7 +207,8 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
 
     import psycopg
 
-    conn = store.connect()
+    conn = _builder_connection(store)
+    released = False
     try:
         deadline = time.monotonic() + wait
         pause = 0.02
@@ -233,5 +234,23 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
         current.pull()
         yield current
         current.push()
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, LOCK_BUILD))
+        released = True
     finally:
-        conn.close()  # the lock goes with the connection
+        if not released:  # the lock goes with the connection
+            conn.close()
+            _connections.pop(store.url, None)
+
+
+# A process that builds again and again (feeds worker) keeps its connection.
+_connections: dict[str, tuple[int, Any]] = {}
+
+
+def _builder_connection(store: PostgresStore) -> psycopg.Connection[Any]:
+    kept = _connections.get(store.url)
+    if kept and kept[0] == os.getpid() and not kept[1].closed and not kept[1].broken:
+        conn: psycopg.Connection[Any] = kept[1]
+        return conn
+    conn = store.connect()
+    _connections[store.url] = (os.getpid(), conn)
+    return conn
