@@ -464,3 +464,52 @@ def test_check_and_show_on_another_machine_use_the_databases_state(
     assert "b" in shown.stdout
     listed = run("list", *elsewhere, env=env)
     assert listed.returncode == 0 and "s " in listed.stdout
+
+
+def test_a_reporters_role_writes_stories_and_cannot_touch_the_build_state(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The grants the README gives reporters are enough for every authoring command."""
+    db = new_store(pg_url)
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst.").encode())
+    suffix = pg_url.rpartition("/")[2][:20]
+    group, user = f"reporters_{suffix}", f"ana_{suffix}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for sql in (
+            f"CREATE ROLE {group}",
+            f"GRANT SELECT ON feeds_schema, site, retired, build_state, build_meta TO {group}",
+            f"GRANT SELECT, INSERT, UPDATE ON stories, updates TO {group}",
+            f"GRANT USAGE ON SEQUENCE change_seq TO {group}",
+            f"CREATE ROLE {user} LOGIN IN ROLE {group}",
+        ):
+            conn.execute(sql)
+    ana = pg_url.replace("postgresql://postgres@", f"postgresql://{user}@")
+    state = ["--state", str(tmp_path / "ana"), "--out", str(tmp_path / "out")]
+    for args in (
+        ["new", "t", "--title", "Another story"],
+        ["add", "s", "Second."],
+        ["add", "t", "A first update."],
+        ["edit", "s", "a", "--text", "First, edited."],
+        ["correct", "s", "a", "--note", "The time was wrong."],
+        ["retract", "s", "a", "--note", "Wrong place"],
+        ["end", "t"],
+        ["show", "s"],
+        ["list"],
+    ):
+        done = run(*args, "--store", ana, *state)
+        assert done.returncode == 0, (args, done.stderr)
+    with psycopg.connect(ana, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO build_state VALUES ('x', 'y')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE build_meta SET generation = 0")
+
+
+def test_site_toml_can_point_at_the_database(pg_url: str, tmp_path: Path) -> None:
+    db = new_store(pg_url)
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst.").encode())
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "site.toml").write_text(f'store = "{pg_url}"\n', encoding="utf-8")
+    listed = run("list", cwd=tmp_path, env={"FEEDS_STORE": "", "FEEDS_DATA": ""})
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].startswith("s ")

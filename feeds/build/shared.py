@@ -207,7 +207,7 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
 
     import psycopg
 
-    conn = _builder_connection(store)
+    conn = store.conn  # this process's: the lock is held where the store is read
     released = False
     try:
         deadline = time.monotonic() + wait
@@ -238,19 +238,4 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
         released = True
     finally:
         if not released:  # the lock goes with the connection
-            conn.close()
-            _connections.pop(store.url, None)
-
-
-# A process that builds again and again (feeds worker) keeps its connection.
-_connections: dict[str, tuple[int, Any]] = {}
-
-
-def _builder_connection(store: PostgresStore) -> psycopg.Connection[Any]:
-    kept = _connections.get(store.url)
-    if kept and kept[0] == os.getpid() and not kept[1].closed and not kept[1].broken:
-        conn: psycopg.Connection[Any] = kept[1]
-        return conn
-    conn = store.connect()
-    _connections[store.url] = (os.getpid(), conn)
-    return conn
+            store.close()

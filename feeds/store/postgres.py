@@ -574,10 +574,12 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def schema_version(conn: psycopg.Connection[Any]) -> int | None:
     """The schema's version (None: no feeds schema in this database)."""
-    exists = conn.execute("SELECT to_regclass('feeds_schema') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
+    import psycopg
+
+    try:  # one round trip when the schema is there (connections are in autocommit)
+        row = conn.execute("SELECT max(version) FROM feeds_schema").fetchone()
+    except psycopg.errors.UndefinedTable:
         return None
-    row = conn.execute("SELECT max(version) FROM feeds_schema").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
