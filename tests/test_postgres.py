@@ -513,3 +513,33 @@ def test_site_toml_can_point_at_the_database(pg_url: str, tmp_path: Path) -> Non
     listed = run("list", cwd=tmp_path, env={"FEEDS_STORE": "", "FEEDS_DATA": ""})
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[1].startswith("s ")
+
+
+def test_a_build_that_publishes_nothing_leaves_nothing_to_repair(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from feeds.errors import PublishError
+
+    db = new_store(pg_url)
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst.").encode())
+    (tmp_path / "out").write_text("a file where the output folder should be")
+    ws = Workspace.of_database(pg_url, tmp_path / "out", tmp_path / "m")
+    with pytest.raises(PublishError):
+        run_build(ws, clock=lambda: AT)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT building FROM build_meta").fetchone() == (None,)
+
+
+def test_a_lost_lock_stops_the_build_before_it_publishes(pg_url: str, tmp_path: Path) -> None:
+    from feeds.build.shared import session
+
+    db = new_store(pg_url)
+    with session(db, tmp_path / "m", wait=5) as held:
+        held.confirm()  # ours
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (held.conn.info.backend_pid,))
+        with pytest.raises(DatabaseError, match="went away|lost"):
+            held.confirm()
+    # and the next session gets the lock, on a new connection
+    with session(db, tmp_path / "m", wait=5) as again:
+        again.confirm()

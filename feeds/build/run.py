@@ -62,9 +62,12 @@ def run_build(
         if shared is not None:
             shared.mark_building()
             if shared.interrupted:  # the last builder died while publishing: check it all
+                output.sweep()
                 force = True
         try:
-            return _build(workspace, listing, index, now, force, broken, committer, progress, code)
+            return _build(
+                workspace, listing, index, now, force, broken, committer, progress, code, shared
+            )
         except OSError as exc:  # the output or the state folder cannot be written
             where = exc.filename2 or exc.filename or workspace.out  # a rename: where it went
             raise PublishError(
@@ -95,6 +98,7 @@ def _build(
     committer: Committer,
     progress: Callable[[int, int], None] | None,
     code: str,
+    shared: Session | None = None,
 ) -> BuildResult:
     # Imported here: an idle build never needs the parser or the renderers.
     from .commit import next_index, stale_files
@@ -141,6 +145,8 @@ def _build(
     result.warnings += jobs.warnings
     result.rendered = [f"{o.slug}/" for o in done.outcomes if o.rendered]
     result.rendered += [""] if site_files.files else []
+    if shared is not None:
+        shared.confirm()  # still the only builder: the database lock is still held
     committer.retire(done.outcomes)
     committer.publish(
         result, done.outcomes, site_files.files, stale_files(previous.outputs, new.outputs)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DatabaseError, LockBusy
+from ..errors import DatabaseError, FeedsError, LockBusy
 from ..publish.files import write_if_changed
 
 if TYPE_CHECKING:
@@ -81,6 +81,38 @@ class Session:
                 "UPDATE build_meta SET building = %s, started_at = now()", (who,), "starting"
             )
             self.marked = True
+
+    def confirm(self) -> None:
+        """Just before publishing: is the lock still ours? (A database restarted during
+        the build took it away, and another builder may have started since.)"""
+        from ..store.postgres import LOCK_BUILD, LOCK_SPACE
+
+        import psycopg
+
+        try:
+            row = self.conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = pg_backend_pid() AND classid = %s AND objid = %s",
+                (LOCK_SPACE, LOCK_BUILD),
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise _lost(self.store, "building", exc) from None
+        if not row or not row[0]:
+            raise DatabaseError(
+                f"{self.store.name}: the build lock was lost during the build; nothing was "
+                "published; the next build does it"
+            )
+
+    def failed(self) -> None:
+        """The build failed before publishing anything: nobody needs to repair after it."""
+        from .commit import PUBLISHING_MARKER
+
+        if self.marked and not (self.state_dir / PUBLISHING_MARKER).exists():
+            try:
+                self.conn.execute("UPDATE build_meta SET building = NULL, started_at = NULL")
+                self.marked = False
+            except Exception:
+                pass  # the next builder checks everything: safe, only slower
 
     def _run(self, sql: str, params: tuple[Any, ...], doing: str) -> None:
         import psycopg
@@ -232,10 +264,17 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
         state_dir.mkdir(parents=True, exist_ok=True)
         current = Session(store, conn, state_dir, int(generation), building is not None)
         current.pull()
-        yield current
+        try:
+            yield current
+        except FeedsError:
+            current.failed()
+            raise
         current.push()
-        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, LOCK_BUILD))
-        released = True
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, LOCK_BUILD))
+            released = True
+        except psycopg.Error:
+            pass  # the connection is gone, and the lock with it
     finally:
         if not released:  # the lock goes with the connection
             store.close()

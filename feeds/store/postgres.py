@@ -133,7 +133,12 @@ class PostgresStore:
     @property
     def conn(self) -> psycopg.Connection[Any]:
         """This process's connection, made on first use and again after a fork."""
-        if self._conn is None or self._pid != os.getpid() or self._conn.closed:
+        if (
+            self._conn is None
+            or self._pid != os.getpid()
+            or self._conn.closed
+            or self._conn.broken
+        ):
             self._conn = self.connect(check=not self._checked)
             self._pid, self._checked = os.getpid(), True
         return self._conn
