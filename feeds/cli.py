@@ -435,7 +435,7 @@ def init(directory, title, base_url, timezone, author, id_authority, store):
             db = PostgresStore(store)
             for step in init_database(db, **values):
                 click.echo(step)
-            click.echo(f"next: feeds new SLUG --title \"...\" --store {db.name}")
+            click.echo(f'next: feeds new SLUG --title "..." --store {db.name}')
             return
         created = init_site(directory, **values)
     for path in created:
@@ -455,7 +455,8 @@ def migrate(store):
     Example:
       feeds migrate --store postgresql://feeds@db.example.org/news
     """
-    from .store.postgres import SCHEMA_VERSION, PostgresStore, migrate as apply
+    from .store.postgres import SCHEMA_VERSION, PostgresStore
+    from .store.postgres import migrate as apply
 
     url = store or os.environ.get("FEEDS_STORE")
     if not url:

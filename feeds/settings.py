@@ -362,5 +362,7 @@ def _paths_in(path: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {
-        k: v.strip() for k in ("store", "out", "state") if isinstance(v := data.get(k), str) and v.strip()
+        k: v.strip()
+        for k in ("store", "out", "state")
+        if isinstance(v := data.get(k), str) and v.strip()
     }

@@ -15,6 +15,7 @@ or SIGINT ends the worker once the build in progress is done.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -155,10 +156,8 @@ class Worker:
 
     def _drop_listener(self) -> None:
         if self._listener is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._listener.close()
-            except Exception:
-                pass
         self._listener = None
 
     def _wait(self, timeout: float) -> None:

@@ -31,6 +31,7 @@ databases when it is installed, else psql.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import pwd
@@ -468,30 +469,22 @@ class PgServer:
         while this process is a child subreaper, to whom the orphans go, to be reaped."""
         subreaper = _set_child_subreaper(True)
         try:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
             children = _children(proc.pid)
             for pid in children:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             try:
                 proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired as exc:
                 raise PgServerError(f"postgres (pid {proc.pid}) would not die") from exc
             if subreaper:
                 for pid in children:
-                    try:
+                    with contextlib.suppress(ChildProcessError):
                         os.waitpid(pid, 0)
-                    except ChildProcessError:
-                        pass
         finally:
             if subreaper:
                 _set_child_subreaper(False)
@@ -572,7 +565,5 @@ def _stop_all() -> None:
         servers = list(_LIVE.values())
     for server in servers:
         if server._owner_pid == os.getpid():  # not in a forked child
-            try:
+            with contextlib.suppress(Exception):  # at exit, stop what can be stopped
                 server.stop()
-            except Exception:  # noqa: BLE001 - at exit, stop what can be stopped
-                pass

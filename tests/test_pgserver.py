@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,13 +137,13 @@ def test_a_killed_server_recovers(pg_server: PgServer, pg_url: str) -> None:
 
 
 def test_drop_database_ends_its_sessions(pg_server: PgServer) -> None:
-    url = pg_server.create_database("with spaces & \"quotes\"")
+    url = pg_server.create_database('with spaces & "quotes"')
     conn = psycopg.connect(url, autocommit=True)
-    pg_server.drop_database("with spaces & \"quotes\"")
+    pg_server.drop_database('with spaces & "quotes"')
     with pytest.raises(psycopg.OperationalError):
         conn.execute("SELECT 1")
     conn.close()
-    pg_server.drop_database("with spaces & \"quotes\"")  # gone: nothing to do
+    pg_server.drop_database('with spaces & "quotes"')  # gone: nothing to do
 
 
 def test_a_server_of_ones_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +155,8 @@ def test_a_server_of_ones_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
         pid = pg.pid
         assert pid is not None
     assert not pg.running
-    assert not os.path.exists(f"/proc/{pid}") or "zombie" not in open(f"/proc/{pid}/status").read()
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "zombie" not in status.read_text()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=2)
 

@@ -301,13 +301,21 @@ def test_folder_to_database_and_back_gives_the_same_feeds_byte_for_byte(
     shutil.copytree(EXAMPLE_DATA, data)
     (data / "night.md").write_text(TRICKY, encoding="utf-8")
     env = {"FEEDS_NOW": NOW}
-    assert run("build", "--data", str(data), "--out", str(tmp_path / "out1"), env=env).returncode == 0
+    assert (
+        run("build", "--data", str(data), "--out", str(tmp_path / "out1"), env=env).returncode == 0
+    )
     imported = run("store-import", str(data), "--store", pg_url, env=env)
     assert imported.returncode == 0, imported.stderr
     assert "imported 3 stories" in imported.stdout
     built = run(
-        "build", "--store", pg_url, "--out", str(tmp_path / "out2"),
-        "--state", str(tmp_path / "m2"), env=env,
+        "build",
+        "--store",
+        pg_url,
+        "--out",
+        str(tmp_path / "out2"),
+        "--state",
+        str(tmp_path / "m2"),
+        env=env,
     )
     assert built.returncode == 0, built.stderr
     back = tmp_path / "back" / "data"
@@ -406,7 +414,8 @@ def test_the_worker_publishes_a_commit_within_a_second_and_stops_on_sigterm(
         for n in range(3):
             added = run("add", "s", f"Commit number {n}.", "--store", pg_url)
             assert added.returncode == 0, added.stderr
-            latencies.append(_wait_for(lambda: f"Commit number {n}." in rss.read_text()))
+            text = f"Commit number {n}."
+            latencies.append(_wait_for(lambda text=text: text in rss.read_text()))
         assert max(latencies) < 1.0, latencies
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=10) == 0
@@ -450,11 +459,15 @@ def test_check_and_show_on_another_machine_use_the_databases_state(
     db.put("s", story(body=body).encode())
     out = tmp_path / "out"
     env = {"FEEDS_NOW": "2024-06-01T12:00:00Z"}
-    built = run("build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env)
+    built = run(
+        "build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env
+    )
     assert built.returncode == 0, built.stderr
     db.put("s", story(body="## 2024-06-01 11:00 {#b}\n\nSecond.").encode())
     env = {"FEEDS_NOW": "2024-06-01T13:00:00Z"}
-    built = run("build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env)
+    built = run(
+        "build", "--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m1"), env=env
+    )
     assert built.returncode == 0, built.stderr
     elsewhere = ["--store", pg_url, "--out", str(out), "--state", str(tmp_path / "m2")]
     checked = run("check", *elsewhere, env=env)

@@ -77,17 +77,15 @@ class Session:
         """Before anything is published: say so, for whoever takes over if this dies."""
         if not self.marked:
             who = f"{socket.gethostname()}:{os.getpid()}"
-            self._run(
-                "UPDATE build_meta SET building = %s, started_at = now()", (who,), "starting"
-            )
+            self._run("UPDATE build_meta SET building = %s, started_at = now()", (who,), "starting")
             self.marked = True
 
     def confirm(self) -> None:
         """Just before publishing: is the lock still ours? (A database restarted during
         the build took it away, and another builder may have started since.)"""
-        from ..store.postgres import LOCK_BUILD, LOCK_SPACE
-
         import psycopg
+
+        from ..store.postgres import LOCK_BUILD, LOCK_SPACE
 
         try:
             row = self.conn.execute(
@@ -216,10 +214,10 @@ def _read_manifest(state_dir: Path) -> dict[str, tuple[int, int, int]]:
 def refresh(store: PostgresStore, state_dir: Path) -> None:
     """Outside a build (``feeds show``, ``check``): the mirror in step, if no build here
     is using it; read in one snapshot of the database, without the build lock."""
+    import psycopg
+
     from ..errors import LockBusy
     from .lock import build_lock
-
-    import psycopg
 
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -235,9 +233,9 @@ def refresh(store: PostgresStore, state_dir: Path) -> None:
 @contextmanager
 def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Session]:
     """The build lock of the database, the mirror in step; the state written back after."""
-    from ..store.postgres import LOCK_BUILD, LOCK_SPACE
-
     import psycopg
+
+    from ..store.postgres import LOCK_BUILD, LOCK_SPACE
 
     conn = store.conn  # this process's: the lock is held where the store is read
     released = False

@@ -133,12 +133,7 @@ class PostgresStore:
     @property
     def conn(self) -> psycopg.Connection[Any]:
         """This process's connection, made on first use and again after a fork."""
-        if (
-            self._conn is None
-            or self._pid != os.getpid()
-            or self._conn.closed
-            or self._conn.broken
-        ):
+        if self._conn is None or self._pid != os.getpid() or self._conn.closed or self._conn.broken:
             self._conn = self.connect(check=not self._checked)
             self._pid, self._checked = os.getpid(), True
         return self._conn
@@ -318,7 +313,9 @@ class PostgresStore:
             listing = "\n".join(str(p) for p in read.problems)
             if before:
                 raise AuthoringError(f"{listing}\nfix the story first; nothing was changed")
-            raise AuthoringError(f"{listing}\nthe change would break the story; nothing was written")
+            raise AuthoringError(
+                f"{listing}\nthe change would break the story; nothing was written"
+            )
         return read.story
 
     def _no_story(self, conn: psycopg.Connection[Any], slug: str) -> str:
@@ -633,8 +630,9 @@ def migrate(store: PostgresStore, target: int = SCHEMA_VERSION) -> list[str]:
     except FeedsError:
         raise
     except Exception as exc:
-        raise DatabaseError(f"{store.name}: migration failed ({_reason(exc)}); "
-                            "the failed step was rolled back") from None
+        raise DatabaseError(
+            f"{store.name}: migration failed ({_reason(exc)}); the failed step was rolled back"
+        ) from None
     finally:
         conn.close()
     return applied

@@ -92,7 +92,9 @@ def folder_to_database(source: FileStore, db: PostgresStore, state: Path | None)
 def database_to_folder(db: PostgresStore, target: Path, state: Path | None) -> Moved:
     """Write the database's store as a folder (which must be empty or new)."""
     if target.exists() and any(target.iterdir()):
-        raise AuthoringError(f"{target} is not empty: export into a new folder; nothing was written")
+        raise AuthoringError(
+            f"{target} is not empty: export into a new folder; nothing was written"
+        )
     settings = db.site_settings()
     slugs = list(db.scan().stories)
     store = FileStore(target)
