@@ -12,11 +12,11 @@ runs against every kind of store (files, memory).
 
 from __future__ import annotations
 
-import pytest
-
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from .conftest import SITE_TOML, Source, SourceFactory, story
 
