@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .store.postgres import PostgresStore
 
 RETRY_MAX = 30.0  # seconds between attempts while the database is down
+LOCK_WAIT = 5.0  # seconds to wait for the build lock before looking at the signals again
 
 
 @dataclass
@@ -118,7 +119,8 @@ class Worker:
         from .build import run_build
 
         started = time.monotonic()
-        result = run_build(self.ws, clock=self.clock, wait=max(self.interval, 5.0))
+        # A short wait for the lock: while another worker builds, a SIGTERM is still heard.
+        result = run_build(self.ws, clock=self.clock, wait=LOCK_WAIT)
         took = time.monotonic() - started
         for warning in result.warnings:
             self.log(f"warning: {warning}")
