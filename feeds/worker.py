@@ -151,10 +151,20 @@ class Worker:
 
     def _listen(self) -> None:
         if self._listener is None or self._listener.closed:
-            from .store.postgres import CHANNEL
+            import psycopg
 
-            self._listener = self.store.connect()
-            self._listener.execute(f"LISTEN {CHANNEL}")
+            from .store.postgres import CHANNEL, _reason
+
+            listener = self.store.connect()
+            try:
+                listener.execute(f"LISTEN {CHANNEL}")
+            except psycopg.Error as exc:
+                listener.close()
+                raise DatabaseError(
+                    f"{self.store.name}: the database went away while listening for changes "
+                    f"({_reason(exc)})"
+                ) from None
+            self._listener = listener
 
     def _drop_listener(self) -> None:
         if self._listener is not None:

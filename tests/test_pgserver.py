@@ -166,7 +166,7 @@ def test_a_server_of_ones_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_without_postgresql_skipped_unless_required(require: str, outcome: str) -> None:
     env = {**os.environ, "FEEDS_PG_BIN": "/nonexistent", "FEEDS_REQUIRE_POSTGRES": require}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
          "tests/test_pgserver.py::test_pg_url_is_a_database_to_write_and_read"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -65,9 +65,11 @@ def run_build(
                 output.sweep()
                 force = True
         try:
-            return _build(
+            result = _build(
                 workspace, listing, index, now, force, broken, committer, progress, code, shared
             )
+            result.repaired = result.repaired or bool(shared and shared.interrupted)
+            return result
         except OSError as exc:  # the output or the state folder cannot be written
             where = exc.filename2 or exc.filename or workspace.out  # a rename: where it went
             raise PublishError(

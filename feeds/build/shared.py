@@ -188,8 +188,15 @@ class Session:
 
 
 def _lost(store: PostgresStore, doing: str, exc: BaseException) -> DatabaseError:
+    import psycopg
+
     from ..store.postgres import _reason
 
+    if not isinstance(exc, psycopg.OperationalError):  # the database answered: no
+        return DatabaseError(
+            f"{store.name}: {doing}: {_reason(exc)}; what was published stays; "
+            "the next build tries again"
+        )
     return DatabaseError(
         f"{store.name}: the database went away while {doing} ({_reason(exc)}); what was "
         "published stays; the next build finishes the job"
@@ -228,6 +235,8 @@ def refresh(store: PostgresStore, state_dir: Path) -> None:
                 Session(store, conn, state_dir, int(row[0]) if row else 0, False).pull()
     except LockBusy:
         return  # a build here is bringing it in step
+    except psycopg.Error as exc:
+        raise _lost(store, "reading the build state", exc) from None
 
 
 @contextmanager

@@ -96,6 +96,7 @@ class PostgresStore:
         self._pid = 0
         self._lock = threading.RLock()
         self._checked = False
+        self._committing = False  # set by a change just before its COMMIT (see _talk)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.name!r})"
@@ -125,6 +126,12 @@ class PostgresStore:
         if check:
             try:
                 check_schema(conn, self.name)
+            except psycopg.Error as exc:
+                conn.close()
+                raise DatabaseError(
+                    f"{self.name}: the database went away while checking the schema "
+                    f"({_reason(exc)}); nothing was read or written"
+                ) from None
             except BaseException:
                 conn.close()
                 raise
@@ -149,10 +156,17 @@ class PostgresStore:
         import psycopg
 
         with self._lock:
+            self._committing = False
             try:
                 yield self.conn
             except psycopg.OperationalError as exc:
                 self.close()
+                if self._committing:  # the COMMIT was sent: its answer was lost, not it
+                    raise DatabaseError(
+                        f"{self.name}: the connection was lost while {doing} was being "
+                        f"committed ({_reason(exc)}); the change may have been saved: look "
+                        "(feeds show) before running the command again"
+                    ) from None
                 raise DatabaseError(
                     f"{self.name}: the database went away while {doing} ({_reason(exc)}); "
                     "nothing was written: run the command again"
@@ -165,6 +179,8 @@ class PostgresStore:
             except psycopg.Error as exc:
                 self.close()
                 raise DatabaseError(f"{self.name}: {doing}: {_reason(exc)}") from None
+            finally:
+                self._committing = False
 
     # --- reading -----------------------------------------------------------
 
@@ -299,6 +315,7 @@ class PostgresStore:
             if wrong:
                 raise AuthoringError(f"{self._where(slug)}: {wrong}; nothing was written")
             save_story(conn, after, new)
+            self._committing = True
             return after
 
     def _site_for_change(self, conn: psycopg.Connection[Any]) -> Site:
@@ -361,6 +378,7 @@ class PostgresStore:
             if read.story is None:
                 raise StoreError(list(read.problems))
             save_story(conn, read.story, raw)
+            self._committing = True
             return read.story
 
     def remove(self, slug: str) -> None:
