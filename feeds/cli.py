@@ -458,14 +458,26 @@ def migrate(store):
     from .store.postgres import SCHEMA_VERSION, PostgresStore
     from .store.postgres import migrate as apply
 
-    url = store or os.environ.get("FEEDS_STORE")
-    if not url:
-        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    url = _database_url(store)
     with _errors():
         applied = apply(PostgresStore(url))
     for name in applied:
         click.echo(f"applied {name}")
     click.echo(f"schema {SCHEMA_VERSION} is current")
+
+
+def _database_url(store: str | None) -> str:
+    """--store or FEEDS_STORE, which must name a PostgreSQL database here."""
+    from .store.postgres import is_url
+
+    url = store or os.environ.get("FEEDS_STORE")
+    if not url:
+        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    if not is_url(url):
+        raise click.UsageError(
+            f"{url!r} is not a PostgreSQL URL: this command needs --store postgresql://..."
+        )
+    return url
 
 
 @cli.command(name="store-import")
@@ -493,9 +505,7 @@ def store_import(folder, store, state_dir):
     from .store.postgres import PostgresStore
     from .store.transfer import folder_to_database
 
-    url = store or os.environ.get("FEEDS_STORE")
-    if not url:
-        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    url = _database_url(store)
     source = FileStore(folder)
     state = state_dir or (source.meta if source.meta.is_dir() else None)
     with _errors():
@@ -525,9 +535,7 @@ def store_export(folder, store, state_dir):
     from .store.postgres import PostgresStore
     from .store.transfer import database_to_folder
 
-    url = store or os.environ.get("FEEDS_STORE")
-    if not url:
-        raise click.UsageError("give the database: --store postgresql://... or FEEDS_STORE")
+    url = _database_url(store)
     state = state_dir or folder.absolute().parent / ".feeds"
     with _errors():
         moved = database_to_folder(PostgresStore(url), folder, state)
@@ -717,6 +725,76 @@ def edit(slug, update_id, data_dir, out_dir, state_dir, text, title):
                 started_from=started if text is None else None,
             )
     click.echo(f"edited {update.id}")
+
+
+@cli.command(name="edit-story")
+@click.argument("slug", type=Slug())
+@workspace_options
+@click.option(
+    "--file",
+    "source",
+    type=click.File("rb"),
+    help="The story's new text from this file (- for stdin)  [default: edit it in $EDITOR]",
+)
+def edit_story(slug, data_dir, out_dir, state_dir, source):
+    """Edit story SLUG's whole text: front matter, background, headings, updates.
+
+    What feeds add, edit and correct cannot do: change an update's time or
+    author, delete an update (readers get a tombstone; its id is never used
+    again), change the story's summary, tags or link. Any store: for a
+    database, this is the way to do what is done by hand in a story file.
+    The text is checked first; if someone changed the story meanwhile,
+    nothing is written and your text is kept.
+
+    \b
+    Examples:
+      feeds edit-story harbour-fire
+      feeds edit-story harbour-fire --file harbour-fire.md
+    """
+    ws = _ws(data_dir, out_dir, state_dir)
+    typed: list[str] = []
+    with _errors(), _keep_draft(ws, slug, lambda: typed[0] if typed else None):
+        try:
+            started = ws.store.story_source(slug)
+        except (OSError, KeyError, FeedsError):
+            started = b""
+        raw = source.read() if source else _read_text(None, started.decode()).encode()
+        typed.append(raw.decode("utf-8", "replace"))
+        if raw == started:
+            click.echo(f"{slug}: no change")
+            return
+        story = ws.store.replace_story(slug, raw, started)
+    click.echo(f"{slug}: saved, {len(story.updates)} updates")
+
+
+@cli.command(name="edit-settings")
+@workspace_options
+@click.option(
+    "--file",
+    "source",
+    type=click.File("rb"),
+    help="The new settings from this file (- for stdin)  [default: edit them in $EDITOR]",
+)
+def edit_settings(data_dir, out_dir, state_dir, source):
+    """Edit the site's settings (site.toml's keys), checked before they are saved.
+
+    For a database store, where there is no site.toml to open.
+
+    \b
+    Example:
+      feeds edit-settings --store postgresql://feeds@db.example.org/newsroom
+    """
+    ws = _ws(data_dir, out_dir, state_dir)
+    typed: list[str] = []
+    with _errors(), _keep_draft(ws, "settings", lambda: typed[0] if typed else None):
+        started = ws.store.site_source()
+        raw = source.read() if source else _read_text(None, started.decode()).encode()
+        typed.append(raw.decode("utf-8", "replace"))
+        if raw == started:
+            click.echo("settings: no change")
+            return
+        site = ws.store.replace_site(raw, started)
+    click.echo(f"settings saved: {site.title}")
 
 
 @cli.command()

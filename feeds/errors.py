@@ -65,6 +65,10 @@ class AuthoringError(FeedsError):
     """A change to the store that cannot be made; nothing was written."""
 
 
+class StoryExists(AuthoringError):
+    """A new story's name is taken (perhaps by another writer a moment ago)."""
+
+
 class EditConflict(AuthoringError):
     """The update changed while its new text was being written."""
 

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .errors import ServeError
+from .errors import FeedsError, ServeError
 from .render.formats import FORMATS, format_for
 from .store import Store
 
@@ -282,6 +282,8 @@ def _fingerprint(store: Store) -> tuple[object, ...]:
         listing = store.scan()
     except OSError:
         return ()
+    except FeedsError as exc:  # a database that is down: watch on, rebuild when it is back
+        return ("unavailable", str(exc))
     return (listing.site, tuple(listing.stories.items()), listing.problems)
 
 

@@ -335,7 +335,10 @@ def resolve_workspace(
     from .store.postgres import is_url
 
     env = os.environ if env is None else env
-    chosen = store or env.get("FEEDS_STORE") or None
+    if store and data:
+        raise FeedsError("give the store once: --store or --data, not both")
+    # A flag beats the environment: --data DIR is not overruled by FEEDS_STORE.
+    chosen = store or (None if data else env.get("FEEDS_STORE") or None)
     if chosen and not is_url(chosen):
         data, chosen = Path(chosen), None
     data = data or Path(env.get("FEEDS_DATA") or "data")
@@ -343,6 +346,13 @@ def resolve_workspace(
     written = _paths_in(data / SITE_TOML)
     if chosen is None and is_url(written.get("store")):
         chosen = written["store"]
+        extra = sorted(written.get("keys", "").split()) if written.get("keys") else []
+        if extra:
+            raise FeedsError(
+                f"{data / SITE_TOML}: with store = a database, the site's settings are kept in "
+                f"the database: remove {', '.join(extra)} from this file (feeds edit-settings "
+                "changes them there)"
+            )
     if out is None:
         given = env.get("FEEDS_OUT")
         out = Path(given) if given else (base / written["out"] if "out" in written else Path("out"))
@@ -355,14 +365,17 @@ def resolve_workspace(
 
 
 def _paths_in(path: Path) -> dict[str, str]:
-    """``out`` and ``state`` as site.toml sets them; nothing if it cannot be read (the
+    """``store``, ``out`` and ``state`` as site.toml sets them; nothing if it cannot be read (the
     command that reads the settings says why)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return {}
-    return {
+    found = {
         k: v.strip()
         for k in ("store", "out", "state")
         if isinstance(v := data.get(k), str) and v.strip()
     }
+    if "store" in found:  # the other keys, which a file pointing at a database must not have
+        found["keys"] = " ".join(k for k in data if k not in ("store", "out", "state"))
+    return found

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .settings import Workspace
     from .store.postgres import PostgresStore
 
-RETRY_MAX = 30.0  # seconds between attempts while the database is down
+RETRY_MAX = 10.0  # seconds between attempts while the database is down
 LOCK_WAIT = 5.0  # seconds to wait for the build lock before looking at the signals again
 
 
@@ -94,6 +94,7 @@ class Worker:
                 self.stats.errors += 1
                 self.log(f"error: {exc}")
                 self._drop_listener()
+                self.store.close()  # every connection afresh: the old ones may be dead
                 if once:
                     return 69
                 self.stop.wait(retry)
@@ -192,6 +193,7 @@ class Worker:
 
                 self.log(f"error: {self.store.name}: lost the connection ({_reason(exc)})")
                 self._drop_listener()
+                self.store.close()
                 return
             if heard:
                 # Others committed at the same moment are taken in the same build.

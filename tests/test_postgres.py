@@ -556,3 +556,51 @@ def test_a_lost_lock_stops_the_build_before_it_publishes(pg_url: str, tmp_path: 
     # and the next session gets the lock, on a new connection
     with session(db, tmp_path / "m", wait=5) as again:
         again.confirm()
+
+
+def test_a_change_made_by_hand_in_sql_is_built_like_any_other(pg_url: str, tmp_path: Path) -> None:
+    db = new_store(pg_url)
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst.").encode())
+    ws = Workspace.of_database(pg_url, tmp_path / "out", tmp_path / "m")
+    run_build(ws, clock=lambda: AT)
+    with psycopg.connect(pg_url, autocommit=True) as listener:
+        listener.execute("LISTEN feeds_changes")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("UPDATE updates SET body = 'First, fixed by hand.'")
+            heard = [n.payload for n in listener.notifies(timeout=2, stop_after=1)]
+            assert heard == ["s"]
+            assert run_build(ws, clock=lambda: AT).stories_changed == ["s"]
+            assert "fixed by hand" in (tmp_path / "out" / "s" / "rss.xml").read_text()
+            conn.execute("UPDATE stories SET summary = 'A summary typed in psql.'")
+            assert run_build(ws, clock=lambda: AT).stories_changed == ["s"]
+            assert "typed in psql" in (tmp_path / "out" / "s" / "rss.xml").read_text()
+            conn.execute("UPDATE site SET settings = settings || E'\\ndescription = \"By hand\"'")
+            assert run_build(ws, clock=lambda: AT).changed
+            assert "By hand" in (tmp_path / "out" / "rss.xml").read_text()
+    # feeds' own changes are numbered once each
+    before = db.change_number()
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst, again.").encode())
+    assert db.change_number() == before + 1
+
+
+def test_edit_story_and_edit_settings_on_a_database(pg_url: str, tmp_path: Path) -> None:
+    db = new_store(pg_url)
+    db.put(
+        "s", story(body="## 2024-06-01 11:00 {#b}\n\nB.\n\n## 2024-06-01 10:00 {#a}\n\nA.").encode()
+    )
+    text = db.story_source("s").decode()
+    moved = text.replace("2024-06-01 11:00", "2024-06-01 11:30").split("## 2024-06-01 10:00")[0]
+    done = run("edit-story", "s", "--file", "-", "--store", pg_url, input=moved)
+    assert done.returncode == 0, done.stderr
+    s = db.read_story("s", db.read_site()).story
+    assert [u.anchor for u in s.updates] == ["b"] and s.updates[0].published.minute == 30
+    assert db.retired("s") == {"a"}  # deleted: a tombstone row, its id taken
+    stale = run("edit-story", "s", "--file", "-", "--store", pg_url, input=text)
+    assert stale.returncode == 0  # from the current text: a plain replace
+    settings = db.site_settings() + 'description = "Edited"\n'
+    done = run("edit-settings", "--file", "-", "--store", pg_url, input=settings)
+    assert done.returncode == 0, done.stderr
+    assert db.read_site().description == "Edited"
+    bad = run("edit-settings", "--file", "-", "--store", pg_url, input="title = 1\n")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert db.read_site().description == "Edited"

@@ -192,6 +192,11 @@ def _lost(store: PostgresStore, doing: str, exc: BaseException) -> DatabaseError
 
     from ..store.postgres import _reason
 
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return DatabaseError(
+            f"{store.name}: this user may not build ({_reason(exc)}): builds need the "
+            "builders' grants (see the README's Newsroom setup); nothing was published"
+        )
     if not isinstance(exc, psycopg.OperationalError):  # the database answered: no
         return DatabaseError(
             f"{store.name}: {doing}: {_reason(exc)}; what was published stays; "
@@ -226,8 +231,8 @@ def refresh(store: PostgresStore, state_dir: Path) -> None:
     from ..errors import LockBusy
     from .lock import build_lock
 
-    state_dir.mkdir(parents=True, exist_ok=True)
     try:
+        state_dir.mkdir(parents=True, exist_ok=True)
         with build_lock(state_dir, 0), store.connect() as conn:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
@@ -235,6 +240,11 @@ def refresh(store: PostgresStore, state_dir: Path) -> None:
                 Session(store, conn, state_dir, int(row[0]) if row else 0, False).pull()
     except LockBusy:
         return  # a build here is bringing it in step
+    except OSError as exc:
+        raise FeedsError(
+            f"{state_dir}: cannot keep the build state's mirror there ({exc.strerror}); "
+            "pass --state DIR (or FEEDS_STATE) with a folder this user can write"
+        ) from None
     except psycopg.Error as exc:
         raise _lost(store, "reading the build state", exc) from None
 
@@ -268,7 +278,13 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FeedsError(
+                f"{state_dir}: cannot keep the build state's mirror there ({exc.strerror}); "
+                "pass --state DIR (or FEEDS_STATE) with a folder this user can write"
+            ) from None
         current = Session(store, conn, state_dir, int(generation), building is not None)
         current.pull()
         try:

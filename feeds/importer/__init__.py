@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from ..errors import ImportProblem as ImportProblem
+from ..errors import StoryExists
 from ..model import SLUG_RE, Story
 from ..settings import Workspace
 from .fetch import read_source
@@ -49,7 +50,11 @@ def import_page(
     plan = plan_import(existing, slug, reading)
     done: list[str] = []
     if not dry_run:
-        done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
+        try:
+            done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
+        except StoryExists:  # another import made the story meanwhile: grow it instead
+            plan = plan_import(_existing(ws, slug), slug, reading)
+            done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
     return ImportResult(reading, plan, done)
 
 

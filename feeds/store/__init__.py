@@ -85,6 +85,20 @@ class Store(Protocol):
         """
         ...
 
+    def replace_story(self, slug: str, raw: bytes, expect: bytes | None) -> Story:
+        """Make a story this source text, as a person editing it would (checked first;
+        a new story if there is none). ``expect``: the text the edit started from; if the
+        story no longer has it, EditConflict and nothing is written."""
+        ...
+
+    def site_source(self) -> bytes:
+        """The site settings as text (site.toml)."""
+        ...
+
+    def replace_site(self, raw: bytes, expect: bytes | None) -> Site:
+        """Make the site settings this text (checked first; ``expect`` as for stories)."""
+        ...
+
     def retired(self, slug: str) -> frozenset[str]:
         """Anchors of the story's updates that were published and are gone."""
         ...

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import AuthoringError, Problem, StoreError
+from ..errors import AuthoringError, EditConflict, Problem, StoreError, StoryExists
 from ..model import SLUG_RE, Site, Story
 from ..publish.files import write_if_changed
 from ..settings import SITE_TOML, load_site
@@ -176,7 +176,7 @@ class FileStore:
             before = None
             if isinstance(change, CreateStory):
                 if os.path.lexists(path):
-                    raise AuthoringError(f"{path} already exists; nothing was changed")
+                    raise StoryExists(f"{path} already exists; nothing was changed")
                 made: Change = change
                 new, mode = new_story_text(change), 0o644
             else:
@@ -197,6 +197,41 @@ class FileStore:
                 raise AuthoringError(f"{path}: {wrong}; nothing was written")
             write_if_changed(real, new, mode=mode)
             return after
+
+    def replace_story(self, slug: str, raw: bytes, expect: bytes | None) -> Story:
+        with self.writing():
+            site = self._site_for_change()
+            path = self.path(slug)
+            real = Path(os.path.realpath(path))
+            current = real.read_bytes() if real.is_file() else b""
+            if expect is not None and current != expect:
+                raise EditConflict(
+                    f"{path} was changed by someone else while you were editing it; "
+                    "nothing was written"
+                )
+            story = _parse(path, slug, raw, site)
+            mode = real.stat().st_mode & 0o777 if real.is_file() else 0o644
+            write_if_changed(real, raw, mode=mode)
+            return story
+
+    def site_source(self) -> bytes:
+        return (self.root / SITE_TOML).read_bytes()
+
+    def replace_site(self, raw: bytes, expect: bytes | None) -> Site:
+        path = self.root / SITE_TOML
+        with self.writing():
+            current = path.read_bytes() if path.is_file() else b""
+            if expect is not None and current != expect:
+                raise EditConflict(
+                    f"{path} was changed by someone else while you were editing it; "
+                    "nothing was written"
+                )
+            problems: list[Problem] = []
+            site = load_site(path, raw, problems)
+            if site is None:
+                raise StoreError(problems)
+            write_if_changed(path, raw)
+            return site
 
     def _site_for_change(self) -> Site:
         try:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from ..errors import AuthoringError, Problem, StoreError
+from ..errors import AuthoringError, EditConflict, Problem, StoreError, StoryExists
 from ..model import SLUG_RE, Site, Story
 from ..settings import load_site
 from . import ChangeFor, Listing, StoryRead
@@ -96,7 +96,7 @@ class MemoryStore:
             before = None
             if isinstance(change, CreateStory):
                 if slug in self._stories:
-                    raise AuthoringError(f"story {slug!r} already exists; nothing was changed")
+                    raise StoryExists(f"story {slug!r} already exists; nothing was changed")
                 made: Change = change
                 new = new_story_text(change)
             else:
@@ -112,6 +112,29 @@ class MemoryStore:
                 raise AuthoringError(f"{slug}: {wrong}; nothing was written")
             self.put(slug, new)
             return after
+
+    def replace_story(self, slug: str, raw: bytes, expect: bytes | None) -> Story:
+        with self.writing():
+            current = self._stories.get(slug, (b"", ""))[0]
+            if expect is not None and current != expect:
+                raise EditConflict(f"{slug} was changed by someone else; nothing was written")
+            story = _parse(slug, raw, self.read_site(), "nothing was written")
+            self.put(slug, raw)
+            return story
+
+    def site_source(self) -> bytes:
+        return self._site[0]
+
+    def replace_site(self, raw: bytes, expect: bytes | None) -> Site:
+        with self.writing():
+            if expect is not None and self._site[0] != expect:
+                raise EditConflict("the site settings were changed by someone else")
+            problems: list[Problem] = []
+            site = load_site_from(raw, problems)
+            if site is None:
+                raise StoreError(problems)
+            self.put_site(raw.decode())
+            return site
 
     def retired(self, slug: str) -> frozenset[str]:
         return self._retired.get(slug, frozenset())

@@ -35,9 +35,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from ..errors import AuthoringError, DatabaseError, FeedsError, Problem, StoreError
+from ..errors import (
+    AuthoringError,
+    DatabaseError,
+    EditConflict,
+    FeedsError,
+    Problem,
+    StoreError,
+    StoryExists,
+)
 from ..model import SLUG_RE, Site, Story
 from ..settings import load_site
 from . import ChangeFor, Listing, StoryRead
@@ -55,8 +64,25 @@ LOCK_MIGRATE, LOCK_BUILD, LOCK_WRITING = 1, 2, 3
 MAX_STORY_BYTES = 8 * 1024 * 1024  # as for a story file
 
 
+# libpq's key=value form ("host=db dbname=news user=ana") is a store too.
+_CONNINFO = re.compile(r"^\s*(?:host|hostaddr|port|dbname|user|service|sslmode|password)\s*=")
+# Every password met in a store URL, so that no message ever shows one.
+_SECRETS: set[str] = set()
+
+
 def is_url(text: str | os.PathLike[str] | None) -> bool:
-    return isinstance(text, str) and text.startswith(("postgresql://", "postgres://"))
+    """Does ``text`` name a PostgreSQL store (a URL or a libpq connection string)?"""
+    return isinstance(text, str) and (
+        text.startswith(("postgresql://", "postgres://")) or bool(_CONNINFO.match(text))
+    )
+
+
+def _remember_secrets(url: str) -> None:
+    for pattern in (r"^[a-z]+://[^/@:]*:([^@/]*)@", r"password\s*=\s*'?([^&\s']+)"):
+        for found in re.findall(pattern, url):
+            if found:
+                _SECRETS.add(found)
+                _SECRETS.add(unquote(found))
 
 
 def redact(url: str) -> str:
@@ -66,7 +92,7 @@ def redact(url: str) -> str:
     try:
         parts = conninfo_to_dict(url)
     except Exception:
-        return "postgresql://(unreadable URL)"
+        return "postgresql://(a URL that cannot be read)"
     user = f"{parts['user']}@" if parts.get("user") else ""
     host = str(parts.get("host") or "")
     port = f":{parts['port']}" if parts.get("port") else ""
@@ -74,9 +100,20 @@ def redact(url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """libpq's message, first line, without the URL (which may hold a password)."""
+    """libpq's message, first line, without the URL or any password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return re.sub(r"postgres(?:ql)?://\S+", "postgresql://...", text)
+    text = re.sub(r"postgres(?:ql)?://\S+", "postgresql://...", text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _connect_hint(reason: str) -> str:
+    if "password" in reason or "authentication" in reason:
+        return "check the user name and password (~/.pgpass, PGPASSWORD)"
+    if "does not exist" in reason:
+        return "check the database and user names in the URL"
+    return "check that the server runs and the URL (--store or FEEDS_STORE)"
 
 
 @dataclass
@@ -90,6 +127,7 @@ class PostgresStore:
     builds_in_database = True  # the build lock and state too (feeds.build.shared)
 
     def __init__(self, url: str) -> None:
+        _remember_secrets(url)
         self.url = url
         self.name = redact(url)
         self._conn: psycopg.Connection[Any] | None = None
@@ -115,13 +153,23 @@ class PostgresStore:
     def connect(self, *, autocommit: bool = True, check: bool = True) -> psycopg.Connection[Any]:
         """A new connection (the caller closes it), the schema checked."""
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        try:
+            conninfo_to_dict(self.url)
+        except psycopg.Error:
+            # Not echoed: the part libpq cannot read may be the password.
+            raise FeedsError(
+                "the store URL cannot be read: write it as postgresql://user@host:port/database, "
+                "with % written %25 and a space %20 (or keep the password in ~/.pgpass)"
+            ) from None
         try:
             conn = psycopg.connect(self.url, autocommit=autocommit, connect_timeout=10)
         except psycopg.Error as exc:
+            reason = _reason(exc)
             raise DatabaseError(
-                f"{self.name}: cannot connect ({_reason(exc)}); check that the server runs and "
-                "the URL (--store or FEEDS_STORE); nothing was read or written"
+                f"{self.name}: cannot connect ({reason}); {_connect_hint(reason)}; "
+                "nothing was read or written"
             ) from None
         if check:
             try:
@@ -285,7 +333,7 @@ class PostgresStore:
                 if conn.execute(
                     "SELECT 1 FROM stories WHERE slug = %s AND deleted_at IS NULL", (slug,)
                 ).fetchone():
-                    raise AuthoringError(
+                    raise StoryExists(
                         f"story {slug!r} already exists in {self.name}; nothing was changed"
                     )
                 made: Change = change
@@ -370,10 +418,21 @@ class PostgresStore:
 
         Updates missing from the text keep their rows as tombstones.
         """
+        return self.replace_story(slug, raw, None)
+
+    def replace_story(self, slug: str, raw: bytes, expect: bytes | None) -> Story:
         with self._talk(f"writing {slug}") as conn, conn.transaction():
             site = self._site_for_change(conn)
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"new {slug}",))
-            conn.execute("SELECT 1 FROM stories WHERE slug = %s FOR UPDATE", (slug,))
+            if expect is not None:
+                rows = self._rows(conn, slug, lock=True)
+                if (story_text(rows) if rows else b"") != expect:
+                    raise EditConflict(
+                        f"{self._where(slug)} was changed by someone else while you were "
+                        "editing it; nothing was written"
+                    )
+            else:
+                conn.execute("SELECT 1 FROM stories WHERE slug = %s FOR UPDATE", (slug,))
             read = self._parse(slug, raw, site)
             if read.story is None:
                 raise StoreError(list(read.problems))
@@ -384,6 +443,7 @@ class PostgresStore:
     def remove(self, slug: str) -> None:
         """Take a story out of the store; its rows stay (as tombstones), its ids taken."""
         with self._talk(f"removing {slug}") as conn, conn.transaction():
+            mine(conn)
             row = conn.execute(
                 "UPDATE stories SET deleted_at = now(), seq = nextval('change_seq') "
                 "WHERE slug = %s AND deleted_at IS NULL RETURNING id",
@@ -398,12 +458,31 @@ class PostgresStore:
             )
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, slug))
 
-    def put_site(self, settings: str) -> None:
+    def site_source(self) -> bytes:
+        return self.site_settings().encode()
+
+    def replace_site(self, raw: bytes, expect: bytes | None) -> Site:
+        problems: list[Problem] = []
+        site = load_site(f"{self.name} site settings", raw, problems)
+        if site is None:
+            raise StoreError(problems)
+        self.put_site(raw.decode("utf-8-sig"), expect=expect)
+        return site
+
+    def put_site(self, settings: str, expect: bytes | None = None) -> None:
         """Replace the site settings (checked first)."""
         problems: list[Problem] = []
         if load_site(f"{self.name} site settings", settings.encode(), problems) is None:
             raise StoreError(problems)
         with self._talk("writing the site settings") as conn, conn.transaction():
+            mine(conn)
+            if expect is not None:
+                row = conn.execute("SELECT settings FROM site FOR UPDATE").fetchone()
+                if (row[0].encode() if row else b"") != expect:
+                    raise EditConflict(
+                        f"{self.name}: the site settings were changed by someone else while you "
+                        "were editing them; nothing was written"
+                    )
             conn.execute(
                 "INSERT INTO site (id, settings, seq) VALUES (1, %s, nextval('change_seq')) "
                 "ON CONFLICT (id) DO UPDATE SET settings = EXCLUDED.settings, seq = EXCLUDED.seq "
@@ -414,6 +493,12 @@ class PostgresStore:
 
 
 # --- rows and text ------------------------------------------------------------
+
+
+def mine(conn: psycopg.Connection[Any]) -> None:
+    """In this transaction, changes are feeds' own: it numbers and announces them
+    itself (the triggers do that for changes made by hand in SQL)."""
+    conn.execute("SELECT set_config('feeds.writer', 'feeds', true)")
 
 
 def story_text(rows: _Rows) -> bytes:
@@ -489,6 +574,7 @@ def save_story(conn: psycopg.Connection[Any], story: Story, raw: bytes) -> None:
     from .headings import HeadingLine
     from .problems import Problems, decode_utf8
 
+    mine(conn)
     text = decode_utf8(raw, Problems("")) or ""
     lines = text.split("\n")
     close = next(i for i in range(1, len(lines)) if lines[i].strip() == "+++")

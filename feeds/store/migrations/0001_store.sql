@@ -78,3 +78,55 @@ CREATE TABLE build_meta (
     started_at  timestamptz
 );
 INSERT INTO build_meta DEFAULT VALUES;
+
+-- A change made by hand in SQL (a DBA fixing a typo) is a change like any
+-- other: the story gets the next change number and the workers are told.
+-- feeds' own writes say who they are (set_config('feeds.writer', 'feeds'))
+-- and number and announce their changes themselves, once per change.
+CREATE FUNCTION feeds_by_hand() RETURNS boolean LANGUAGE sql STABLE AS
+$$ SELECT current_setting('feeds.writer', true) IS DISTINCT FROM 'feeds' $$;
+
+CREATE FUNCTION feeds_update_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed_slug text;
+BEGIN
+    UPDATE stories SET seq = nextval('change_seq'), changed_at = now()
+        WHERE id IN (NEW.story_id, OLD.story_id)
+        RETURNING slug INTO changed_slug;
+    PERFORM pg_notify('feeds_changes', coalesce(changed_slug, ''));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER updates_changed_by_hand
+    AFTER INSERT OR UPDATE OR DELETE ON updates
+    FOR EACH ROW WHEN (feeds_by_hand())
+    EXECUTE FUNCTION feeds_update_changed();
+
+CREATE FUNCTION feeds_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM nextval('change_seq');
+        PERFORM pg_notify('feeds_changes', '');
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.seq IS DISTINCT FROM OLD.seq THEN
+        RETURN NEW;  -- numbered already (by the trigger above)
+    END IF;
+    NEW.seq := nextval('change_seq');
+    IF TG_TABLE_NAME = 'stories' THEN
+        PERFORM pg_notify('feeds_changes', to_jsonb(NEW) ->> 'slug');
+    ELSE
+        PERFORM pg_notify('feeds_changes', '');
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER stories_changed_by_hand
+    BEFORE INSERT OR UPDATE OR DELETE ON stories
+    FOR EACH ROW WHEN (feeds_by_hand())
+    EXECUTE FUNCTION feeds_row_changed();
+
+CREATE TRIGGER site_changed_by_hand
+    BEFORE INSERT OR UPDATE ON site
+    FOR EACH ROW WHEN (feeds_by_hand())
+    EXECUTE FUNCTION feeds_row_changed();
