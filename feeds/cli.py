@@ -736,7 +736,12 @@ def edit(slug, update_id, data_dir, out_dir, state_dir, text, title):
     type=click.File("rb"),
     help="The story's new text from this file (- for stdin)  [default: edit it in $EDITOR]",
 )
-def edit_story(slug, data_dir, out_dir, state_dir, source):
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Take the story down: its feeds and page go; readers get tombstones.",
+)
+def edit_story(slug, data_dir, out_dir, state_dir, source, remove):
     """Edit story SLUG's whole text: front matter, background, headings, updates.
 
     What feeds add, edit and correct cannot do: change an update's time or
@@ -752,6 +757,11 @@ def edit_story(slug, data_dir, out_dir, state_dir, source):
       feeds edit-story harbour-fire --file harbour-fire.md
     """
     ws = _ws(data_dir, out_dir, state_dir)
+    if remove:
+        with _errors():
+            ws.store.remove_story(slug)
+        click.echo(f"{slug}: removed; the next build takes its feeds down")
+        return
     typed: list[str] = []
     with _errors(), _keep_draft(ws, slug, lambda: typed[0] if typed else None):
         try:

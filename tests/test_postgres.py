@@ -30,7 +30,7 @@ from feeds.build import run_build
 from feeds.cli import cli
 from feeds.errors import AuthoringError, DatabaseError, EditConflict, StoreError
 from feeds.store import FileStore
-from feeds.store.changes import ReviseUpdate
+from feeds.store.changes import CreateStory, NewUpdate, ReviseUpdate
 from feeds.store.postgres import SCHEMA_VERSION, PostgresStore, migrate, story_text
 
 from .conftest import EXAMPLE_DATA, SITE_TOML, story
@@ -604,3 +604,19 @@ def test_edit_story_and_edit_settings_on_a_database(pg_url: str, tmp_path: Path)
     bad = run("edit-settings", "--file", "-", "--store", pg_url, input="title = 1\n")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert db.read_site().description == "Edited"
+
+
+def test_a_removed_story_goes_and_its_ids_stay_taken(pg_url: str, tmp_path: Path) -> None:
+    db = new_store(pg_url)
+    db.put("s", story(body="## 2024-06-01 10:00 {#a}\n\nFirst.").encode())
+    out = tmp_path / "out"
+    ws = Workspace.of_database(pg_url, out, tmp_path / "m")
+    run_build(ws, clock=lambda: AT)
+    removed = run("edit-story", "s", "--remove", "--store", pg_url)
+    assert removed.returncode == 0, removed.stderr
+    assert run_build(ws, clock=lambda: AT).removed
+    assert not (out / "s" / "rss.xml").exists()
+    assert "deleted-entry" in (out / "atom.xml").read_text()
+    with pytest.raises(AuthoringError, match="belonged to an update of an earlier story"):
+        again = NewUpdate(datetime(2024, 7, 1, tzinfo=UTC), "a", "Reused?")
+        db.apply("s", CreateStory(title="Again", timezone="UTC", updates=(again,)))

@@ -91,6 +91,10 @@ class Store(Protocol):
         story no longer has it, EditConflict and nothing is written."""
         ...
 
+    def remove_story(self, slug: str) -> None:
+        """Take a story out of the store (its ids stay taken); AuthoringError if none."""
+        ...
+
     def site_source(self) -> bytes:
         """The site settings as text (site.toml)."""
         ...

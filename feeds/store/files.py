@@ -214,6 +214,13 @@ class FileStore:
             write_if_changed(real, raw, mode=mode)
             return story
 
+    def remove_story(self, slug: str) -> None:
+        with self.writing():
+            try:
+                self.path(slug).unlink()
+            except FileNotFoundError:
+                raise AuthoringError(self._no_story(slug)) from None
+
     def site_source(self) -> bytes:
         return (self.root / SITE_TOML).read_bytes()
 

@@ -122,6 +122,12 @@ class MemoryStore:
             self.put(slug, raw)
             return story
 
+    def remove_story(self, slug: str) -> None:
+        with self.writing():
+            if slug not in self._stories:
+                raise AuthoringError(f"no story {slug!r}; nothing was changed")
+            self.delete(slug)
+
     def site_source(self) -> bytes:
         return self._site[0]
 

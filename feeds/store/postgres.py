@@ -396,7 +396,7 @@ class PostgresStore:
             rows = conn.execute(
                 "SELECT anchor FROM retired WHERE story_slug = %s UNION SELECT u.anchor "
                 "FROM updates u JOIN stories s ON s.id = u.story_id "
-                "WHERE s.slug = %s AND u.deleted_at IS NOT NULL",
+                "WHERE s.slug = %s AND (u.deleted_at IS NOT NULL OR s.deleted_at IS NOT NULL)",
                 (slug, slug),
             ).fetchall()
         return frozenset(r[0] for r in rows)
@@ -439,6 +439,9 @@ class PostgresStore:
             save_story(conn, read.story, raw)
             self._committing = True
             return read.story
+
+    def remove_story(self, slug: str) -> None:
+        self.remove(slug)
 
     def remove(self, slug: str) -> None:
         """Take a story out of the store; its rows stay (as tombstones), its ids taken."""
