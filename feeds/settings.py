@@ -310,7 +310,7 @@ class Workspace:
         if state is None:
             env = os.environ if env is None else env
             cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-            name = hashlib.sha256(store.name.encode()).hexdigest()[:16]
+            name = hashlib.sha256(store.identity().encode()).hexdigest()[:16]
             state = cache / "feeds" / name
         return cls(store, Path(out), Path(state), FolderOutput(Path(out)))
 

@@ -148,6 +148,17 @@ class PostgresStore:
     def describe(self) -> str:
         return self.name
 
+    def identity(self) -> str:
+        """What tells this database (and schema) from another: every connection
+        parameter but the password, so two sites in one database differ."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            parts = conninfo_to_dict(self.url)
+        except Exception:
+            return self.name
+        return " ".join(f"{k}={v}" for k, v in sorted(parts.items()) if k != "password")
+
     # --- the connection ----------------------------------------------------
 
     def connect(self, *, autocommit: bool = True, check: bool = True) -> psycopg.Connection[Any]:
