@@ -620,3 +620,20 @@ def test_a_removed_story_goes_and_its_ids_stay_taken(pg_url: str, tmp_path: Path
     with pytest.raises(AuthoringError, match="belonged to an update of an earlier story"):
         again = NewUpdate(datetime(2024, 7, 1, tzinfo=UTC), "a", "Reused?")
         db.apply("s", CreateStory(title="Again", timezone="UTC", updates=(again,)))
+
+
+def test_store_import_of_a_folder_with_a_bad_story_writes_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLE_DATA, data)
+    (data / "zz-bad.md").write_text(story(body="## 2024-06-01 25:10\n\nBad."), encoding="utf-8")
+    done = run("store-import", str(data), "--store", pg_url)
+    assert done.returncode == 1 and "zz-bad.md:" in done.stderr and "25:10" in done.stderr
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM stories").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM site").fetchone() == (0,)
+    (data / "zz-bad.md").unlink()
+    new_store(pg_url)  # a site made with feeds init --store: other settings
+    other = run("store-import", str(data), "--store", pg_url)
+    assert other.returncode == 1 and "already has other site settings" in other.stderr

@@ -634,6 +634,8 @@ def save_story(conn: psycopg.Connection[Any], story: Story, raw: bytes) -> None:
         )
     }
     seen = set()
+    inserts: list[tuple[Any, ...]] = []
+    changes: list[tuple[Any, ...]] = []
     for u in story.updates:
         seen.add(u.anchor)
         heading = HeadingLine.parse(lines[u.line - 1])
@@ -654,21 +656,23 @@ def save_story(conn: psycopg.Connection[Any], story: Story, raw: bytes) -> None:
         if old == new:
             continue
         params = (*new[:-1], u.published.utcoffset(), story_id, u.anchor)
-        if old is None:
-            conn.execute(
-                "INSERT INTO updates (published, local_time, title, body, author, updated, "
-                "retracted, retracted_at, note, utc_offset, story_id, anchor) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                params,
-            )
-        else:
-            conn.execute(
-                "UPDATE updates SET published = %s, local_time = %s, title = %s, body = %s, "
-                "author = %s, updated = %s, retracted = %s, retracted_at = %s, note = %s, "
-                "utc_offset = %s, deleted_at = NULL, revision = revision + 1 "
-                "WHERE story_id = %s AND anchor = %s",
-                params,
-            )
+        (inserts if old is None else changes).append(params)
+    cur = conn.cursor()  # each batch sent in one pipeline, not a round trip per row
+    if inserts:
+        cur.executemany(
+            "INSERT INTO updates (published, local_time, title, body, author, updated, "
+            "retracted, retracted_at, note, utc_offset, story_id, anchor) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            inserts,
+        )
+    if changes:
+        cur.executemany(
+            "UPDATE updates SET published = %s, local_time = %s, title = %s, body = %s, "
+            "author = %s, updated = %s, retracted = %s, retracted_at = %s, note = %s, "
+            "utc_offset = %s, deleted_at = NULL, revision = revision + 1 "
+            "WHERE story_id = %s AND anchor = %s",
+            changes,
+        )
     gone = [a for a, old in existing.items() if a not in seen and old[-1] is None]
     if gone:
         conn.execute(

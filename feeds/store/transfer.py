@@ -20,7 +20,7 @@ from ..errors import AuthoringError, Problem, StoreError
 from ..publish.files import write_if_changed
 from ..settings import SITE_TOML
 from .files import FileStore, read_store_file
-from .postgres import PostgresStore, migrate, save_story
+from .postgres import CHANNEL, PostgresStore, migrate, mine, save_story
 
 STATE_FILES = ("index.json", "site.pickle")
 
@@ -44,33 +44,51 @@ def _state_files(state: Path) -> dict[str, bytes]:
 
 
 def folder_to_database(source: FileStore, db: PostgresStore, state: Path | None) -> Moved:
-    """Copy a folder store (and its build state) into an empty database."""
+    """Copy a folder store (and its build state) into an empty database, in one transaction.
+
+    Stories are read, checked and written one at a time (a large store is not
+    held in memory); if any is bad, the transaction is rolled back and every
+    problem is listed.
+    """
     migrate(db)
     listing = source.scan()
     problems: list[Problem] = list(listing.problems)
     raw_site = read_store_file(source.root / SITE_TOML, problems)
-    site = source.read_site() if raw_site is not None else None
-    stories = []
-    for slug in listing.stories:
-        assert site is not None
-        read = source.read_story(slug, site)
-        problems += read.problems
-        if read.story is not None:
-            stories.append((read.story, source.story_source(slug)))
-    if problems or site is None or raw_site is None:
+    if raw_site is None:
         raise StoreError(problems)
+    site = source.read_site()
     settings = raw_site.decode("utf-8-sig")
-    db.put_site(settings)  # checked there too
     retired = {slug: source.retired(slug) for slug in listing.stories}
     files = _state_files(state) if state is not None else {}
+    stories = updates = 0
     with db.connect() as conn, conn.transaction():
+        mine(conn)
         if conn.execute("SELECT 1 FROM stories LIMIT 1").fetchone():
             raise AuthoringError(
                 f"{db.name} already holds stories: import into an empty database; "
                 "nothing was written"
             )
-        for story, raw in stories:
-            save_story(conn, story, raw)
+        row = conn.execute("SELECT settings FROM site").fetchone()
+        if row is not None and row[0] != settings:
+            raise AuthoringError(
+                f"{db.name} already has other site settings (feeds init --store): import "
+                "into a new database, or make them the same first; nothing was written"
+            )
+        conn.execute(
+            "INSERT INTO site (id, settings, seq) VALUES (1, %s, nextval('change_seq')) "
+            "ON CONFLICT (id) DO NOTHING",
+            (settings,),
+        )
+        for slug in listing.stories:
+            read = source.read_story(slug, site)
+            problems += read.problems
+            if read.story is None or problems:
+                continue
+            save_story(conn, read.story, source.story_source(slug))
+            stories += 1
+            updates += len(read.story.updates)
+        if problems:
+            raise StoreError(problems)  # rolled back: nothing was written
         conn.cursor().executemany(
             "INSERT INTO retired (story_slug, anchor) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             [(slug, a) for slug, anchors in retired.items() for a in sorted(anchors)],
@@ -81,12 +99,8 @@ def folder_to_database(source: FileStore, db: PostgresStore, state: Path | None)
                 "INSERT INTO build_state (name, body) VALUES (%s, %s)", list(files.items())
             )
             conn.execute("UPDATE build_meta SET generation = generation + 1")
-    return Moved(
-        len(stories),
-        sum(len(s.updates) for s, _ in stories),
-        sum(len(a) for a in retired.values()),
-        len(files),
-    )
+        conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+    return Moved(stories, updates, sum(len(a) for a in retired.values()), len(files))
 
 
 def database_to_folder(db: PostgresStore, target: Path, state: Path | None) -> Moved:
