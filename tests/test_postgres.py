@@ -637,3 +637,27 @@ def test_store_import_of_a_folder_with_a_bad_story_writes_nothing(
     new_store(pg_url)  # a site made with feeds init --store: other settings
     other = run("store-import", str(data), "--store", pg_url)
     assert other.returncode == 1 and "already has other site settings" in other.stderr
+
+
+def test_a_machine_fetches_only_the_state_written_since_it_last_built(
+    pg_url: str, tmp_path: Path
+) -> None:
+    db = new_store(pg_url)
+    for slug in ("a", "b"):
+        db.put(slug, story(body="## 2024-06-01 10:00 {#x}\n\nFirst.").encode())
+    out = tmp_path / "out"
+    one = Workspace.of_database(pg_url, out, tmp_path / "m1")
+    two = Workspace.of_database(pg_url, out, tmp_path / "m2")
+    run_build(one, clock=lambda: AT)
+    db.put("b", story(body="## 2024-06-01 10:00 {#x}\n\nFirst, edited.").encode())
+    run_build(two, clock=lambda: AT)  # machine 2 builds b, and writes b's state
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        # a's record, unchanged since machine 1 wrote it: not fetched again by machine 1
+        conn.execute("UPDATE build_state SET body = 'not fetched' WHERE name = 'stories/a.json'")
+        b_body = conn.execute("SELECT body FROM build_state WHERE name = 'stories/b.json'")
+        b_body = bytes(b_body.fetchone()[0])
+    db.put("b", story(body="## 2024-06-01 10:00 {#x}\n\nFirst, edited twice.").encode())
+    run_build(one, clock=lambda: AT)
+    assert (tmp_path / "m1" / "stories" / "a.json").read_bytes() != b"not fetched"
+    assert b"edited twice" in (out / "b" / "rss.xml").read_bytes()
+    assert b_body  # machine 2's record of b was fetched (it reads b's history from it)

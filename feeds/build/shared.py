@@ -123,22 +123,30 @@ class Session:
     def pull(self) -> None:
         """Bring the local mirror in step with the database's state."""
         mine = _read_generation(self.state_dir)
-        if mine == self.generation:
-            manifest = _read_manifest(self.state_dir)
-            if manifest and manifest == mirrored_files(self.state_dir):
-                self.manifest = manifest
-                return  # in step, and nothing local was touched since
+        on_disk = mirrored_files(self.state_dir)
+        manifest = _read_manifest(self.state_dir) if mine is not None else {}
+        intact = bool(manifest) and manifest == on_disk  # nothing local touched since
+        if mine == self.generation and intact:
+            self.manifest = manifest
+            return
+        # Only what changed since the mirror's generation (every name, to see removals);
+        # everything if the mirror is new or was touched.
+        since = mine if intact and mine is not None and mine < self.generation else -1
         import psycopg
 
         try:
-            rows = self.conn.execute("SELECT name, body FROM build_state").fetchall()
+            rows = self.conn.execute(
+                "SELECT name, CASE WHEN generation > %s THEN body END FROM build_state",
+                (since,),
+            ).fetchall()
         except psycopg.Error as exc:
             raise _lost(self.store, "reading the build state", exc) from None
-        wanted = {str(name): bytes(body) for name, body in rows}
-        for name in set(mirrored_files(self.state_dir)) - set(wanted):
+        names = {str(name) for name, _ in rows}
+        for name in set(on_disk) - names:
             (self.state_dir / name).unlink(missing_ok=True)
-        for name, body in wanted.items():
-            write_if_changed(self.state_dir / name, body, durable=False)
+        for name, body in rows:
+            if body is not None:
+                write_if_changed(self.state_dir / str(name), bytes(body), durable=False)
         self.manifest = mirrored_files(self.state_dir)
         self._save_local()
 
@@ -165,9 +173,10 @@ class Session:
                     self.conn.execute("DELETE FROM build_state WHERE name = ANY(%s)", (gone,))
                 if changed:
                     self.conn.cursor().executemany(
-                        "INSERT INTO build_state (name, body) VALUES (%s, %s) "
-                        "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body",
-                        [(name, (self.state_dir / name).read_bytes()) for name in changed],
+                        "INSERT INTO build_state (name, body, generation) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, "
+                        "generation = EXCLUDED.generation",
+                        [(name, (self.state_dir / name).read_bytes(), row[0]) for name in changed],
                     )
         except psycopg.Error as exc:
             (self.state_dir / GENERATION_FILE).unlink(missing_ok=True)

@@ -94,11 +94,14 @@ def folder_to_database(source: FileStore, db: PostgresStore, state: Path | None)
             [(slug, a) for slug, anchors in retired.items() for a in sorted(anchors)],
         )
         if files:
+            bumped = conn.execute(
+                "UPDATE build_meta SET generation = generation + 1 RETURNING generation"
+            ).fetchone()
             conn.execute("DELETE FROM build_state")
             conn.cursor().executemany(
-                "INSERT INTO build_state (name, body) VALUES (%s, %s)", list(files.items())
+                "INSERT INTO build_state (name, body, generation) VALUES (%s, %s, %s)",
+                [(name, body, bumped[0] if bumped else 0) for name, body in files.items()],
             )
-            conn.execute("UPDATE build_meta SET generation = generation + 1")
         conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
     return Moved(stories, updates, sum(len(a) for a in retired.values()), len(files))
 

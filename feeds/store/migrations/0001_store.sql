@@ -68,7 +68,8 @@ CREATE TABLE retired (
 -- tombstones), one record per story and the index, as the build writes them.
 CREATE TABLE build_state (
     name        text PRIMARY KEY,
-    body        bytea NOT NULL
+    body        bytea NOT NULL,
+    generation  bigint NOT NULL DEFAULT 0      -- the build that wrote it (build_meta's)
 );
 
 CREATE TABLE build_meta (
