@@ -930,8 +930,9 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def describe_code() -> str:
-    """The commit of feeds/, and a digest of its uncommitted changes if any."""
+def describe_code() -> tuple[str, str]:
+    """The commit (to show), and what feeds/ holds (its tree and any uncommitted changes):
+    a commit elsewhere in the repository does not change the second."""
     import hashlib
 
     def git(*cmd: str) -> str:
@@ -941,15 +942,14 @@ def describe_code() -> str:
         return done.stdout.strip()
 
     try:
-        head = git("rev-parse", "--short", "HEAD")
+        head, tree = git("rev-parse", "--short", "HEAD"), git("rev-parse", "HEAD:feeds")
         changes = git("status", "--porcelain", "feeds") and git("diff", "HEAD", "--", "feeds")
     except (OSError, subprocess.SubprocessError):
-        return "unknown commit"
+        return "unknown commit", ""
     if not changes:
-        return head
-    return (
-        f"{head} + uncommitted changes in feeds/ ({hashlib.sha1(changes.encode()).hexdigest()[:8]})"
-    )
+        return head, tree
+    digest = hashlib.sha1(changes.encode()).hexdigest()[:8]
+    return f"{head} + uncommitted changes in feeds/ ({digest})", f"{tree} {digest}"
 
 
 def main() -> None:
@@ -1012,7 +1012,7 @@ def main() -> None:
     problems = Problems()
     report: list[str] = []
     pg = None
-    code = describe_code()  # workers start later and import what is there then
+    code, feeds_now = describe_code()  # workers start later and import what is there then
     try:
         log(f"starting PostgreSQL; work in {work}")
         pg = PgServer.start(settings={"log_line_prefix": "'%m [%p] %a '"})
@@ -1052,8 +1052,9 @@ def main() -> None:
             pg.stop()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-        if describe_code() != code:
-            report.append(f"WARNING: feeds/ changed during the run: {code} -> {describe_code()}")
+        code_after, feeds_after = describe_code()
+        if feeds_after != feeds_now:
+            report.append(f"WARNING: feeds/ changed during the run: {code} -> {code_after}")
         print("\n" + "\n".join(report))
         print(f"\n(the whole benchmark took {time.monotonic() - started:.0f}s)")
     if problems:
