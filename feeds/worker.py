@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import DatabaseError, FeedsError, LockBusy
@@ -199,7 +198,3 @@ class Worker:
                 # Others committed at the same moment are taken in the same build.
                 list(self._listener.notifies(timeout=0.01))
                 return
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

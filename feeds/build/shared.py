@@ -217,6 +217,13 @@ def _lost(store: PostgresStore, doing: str, exc: BaseException) -> DatabaseError
     )
 
 
+def _unwritable(state_dir: Path, exc: OSError) -> FeedsError:
+    return FeedsError(
+        f"{state_dir}: cannot keep the build state's mirror there ({exc.strerror}); "
+        "pass --state DIR (or FEEDS_STATE) with a folder this user can write"
+    )
+
+
 def _read_generation(state_dir: Path) -> int | None:
     try:
         return int((state_dir / GENERATION_FILE).read_text())
@@ -250,10 +257,7 @@ def refresh(store: PostgresStore, state_dir: Path) -> None:
     except LockBusy:
         return  # a build here is bringing it in step
     except OSError as exc:
-        raise FeedsError(
-            f"{state_dir}: cannot keep the build state's mirror there ({exc.strerror}); "
-            "pass --state DIR (or FEEDS_STATE) with a folder this user can write"
-        ) from None
+        raise _unwritable(state_dir, exc) from None
     except psycopg.Error as exc:
         raise _lost(store, "reading the build state", exc) from None
 
@@ -290,10 +294,7 @@ def session(store: PostgresStore, state_dir: Path, wait: float) -> Iterator[Sess
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FeedsError(
-                f"{state_dir}: cannot keep the build state's mirror there ({exc.strerror}); "
-                "pass --state DIR (or FEEDS_STATE) with a folder this user can write"
-            ) from None
+            raise _unwritable(state_dir, exc) from None
         current = Session(store, conn, state_dir, int(generation), building is not None)
         current.pull()
         try:

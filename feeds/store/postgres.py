@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -260,20 +260,20 @@ class PostgresStore:
         return int(row[0]) if row and row[1] else 0
 
     def read_site(self) -> Site:
-        with self._talk("reading the site settings") as conn:
-            row = conn.execute("SELECT settings FROM site").fetchone()
+        settings = self.site_settings()
         where = f"{self.name} site settings"
-        if row is None:
+        if not settings:
             raise StoreError(
                 [Problem(where, None, "missing: run feeds init --store URL to create them")]
             )
         problems: list[Problem] = []
-        loaded = load_site(where, row[0].encode(), problems)
+        loaded = load_site(where, settings.encode(), problems)
         if loaded is None:
             raise StoreError(problems)
         return loaded
 
     def site_settings(self) -> str:
+        """The settings as written ("" if there are none yet)."""
         with self._talk("reading the site settings") as conn:
             row = conn.execute("SELECT settings FROM site").fetchone()
         return str(row[0]) if row else ""
@@ -336,7 +336,7 @@ class PostgresStore:
         from .storytext import edit_story_text, new_story_text
 
         with self._talk(f"changing {slug}") as conn, conn.transaction():
-            site = self._site_for_change(conn)
+            site = self._site_for_change()
             before = None
             if isinstance(change, CreateStory):
                 # Two reporters creating the same story: one waits for the other.
@@ -377,7 +377,7 @@ class PostgresStore:
             self._committing = True
             return after
 
-    def _site_for_change(self, conn: psycopg.Connection[Any]) -> Site:
+    def _site_for_change(self) -> Site:
         try:
             return self.read_site()
         except StoreError as exc:
@@ -433,7 +433,7 @@ class PostgresStore:
 
     def replace_story(self, slug: str, raw: bytes, expect: bytes | None) -> Story:
         with self._talk(f"writing {slug}") as conn, conn.transaction():
-            site = self._site_for_change(conn)
+            site = self._site_for_change()
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"new {slug}",))
             if expect is not None:
                 rows = self._rows(conn, slug, lock=True)
@@ -758,7 +758,3 @@ def migrate(store: PostgresStore, target: int = SCHEMA_VERSION) -> list[str]:
     finally:
         conn.close()
     return applied
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
