@@ -21,7 +21,7 @@ import click
 
 from . import __version__
 from .errors import DatabaseError, FeedsError, LockBusy
-from .settings import Workspace, resolve_workspace
+from .settings import Workspace, is_bucket, resolve_workspace
 from .timeutil import TimeError, parse_when, rfc3339
 
 if TYPE_CHECKING:
@@ -103,8 +103,10 @@ def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
     f = click.option(
         "--out",
         "out_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Where the feeds are written  [default: FEEDS_OUT, site.toml's out, or out]",
+        metavar="DIR|s3://BUCKET/PREFIX/",
+        callback=_out_target,
+        help="Where the feeds are written: a folder, or a bucket  "
+        "[default: FEEDS_OUT, site.toml's out, or out]",
     )(f)
     f = click.option(
         "--store",
@@ -120,6 +122,14 @@ def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
         type=click.Path(file_okay=False, path_type=Path),
         help="The store: site.toml and one <slug>.md per story  [default: FEEDS_DATA or data]",
     )(f)
+
+
+def _out_target(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    if value is None or is_bucket(value):
+        return value
+    if not value:
+        raise click.BadParameter("give a folder or s3://bucket/prefix/", ctx, param)
+    return Path(value)
 
 
 def _remember_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -251,16 +261,16 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             bar.__exit__(None, None, None)
 
 
-def _report(result: BuildResult, out_dir: Path, *, verbose: bool, quiet: bool) -> None:
+def _report(result: BuildResult, out_dir: Path | str, *, verbose: bool, quiet: bool) -> None:
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if quiet:
         return
     if verbose:
         for name in result.written:
-            click.echo(f"wrote   {out_dir / name}")
+            click.echo(f"wrote   {_joined(out_dir, name)}")
         for name in result.removed:
-            click.echo(f"removed {out_dir / name}")
+            click.echo(f"removed {_joined(out_dir, name)}")
         if result.repaired:
             click.echo("the previous build was interrupted: every feed was checked and repaired")
         if result.next_due:
@@ -269,6 +279,10 @@ def _report(result: BuildResult, out_dir: Path, *, verbose: bool, quiet: bool) -
         click.echo(f"{n} feed folder{'' if n == 1 else 's'} rendered")
     if result.changed or verbose:
         click.echo(result.summary())
+
+
+def _joined(out: Path | str, name: str) -> Path | str:
+    return out + name if isinstance(out, str) else out / name
 
 
 @cli.command()
@@ -325,6 +339,11 @@ def serve(data_dir, out_dir, state_dir, host, port, watch, max_age):
     ws = _ws(data_dir, out_dir, state_dir)
     if max_age is None:
         max_age = _site_setting(ws, "cache_max_age", 60)
+    if isinstance(ws.out, str):
+        raise click.ClickException(
+            f"{ws.out}: feeds serve serves a folder; the bucket is served by its service "
+            "(see the README's Publishing to object storage)"
+        )
     if not ws.out.is_dir() and not watch:
         raise click.ClickException(f"{ws.out} does not exist: run feeds build first")
 

@@ -62,6 +62,7 @@ class Site:
     description: str = ""
     tombstone_days: int = int(default("tombstone_days") or 0)
     cache_max_age: int = int(default("cache_max_age") or 0)
+    archive_max_age: int = int(default("archive_max_age") or 0)
     ttl: int | None = None  # minutes: RSS <ttl>, how long pollers may wait
     websub_hub: str | None = None  # WebSub hub to announce and ping
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .build.parallel import ordered_map
@@ -168,35 +169,37 @@ def check_output(ws: Workspace, reconciled: Reconciled) -> list[Problem]:
 
     problems: list[Problem] = []
     expected = render_all(reconciled)
-    out_dir = ws.out
+    output = ws.output
+
+    def where(name: str) -> Path | str:
+        return output.where(name) if isinstance(ws.out, str) else ws.out / name
+
     for name, data in sorted(expected.items()):
-        path = out_dir / name
         try:
-            actual = path.read_bytes()
-        except FileNotFoundError:
-            problems.append(Problem(path, None, "missing: run feeds build"))
-            continue
+            actual = output.read(name)
         except OSError as exc:
-            problems.append(Problem(path, None, f"cannot read it ({exc.strerror})"))
+            problems.append(Problem(where(name), None, f"cannot read it ({exc.strerror})"))
+            continue
+        if actual is None:
+            problems.append(Problem(where(name), None, "missing: run feeds build"))
             continue
         if actual == data:
             continue
         if not name.endswith((".xml", ".opml", ".xsl")):
-            problems.append(Problem(path, None, _OUT_OF_DATE))
+            problems.append(Problem(where(name), None, _OUT_OF_DATE))
             continue
         try:
             etree.fromstring(actual)
         except etree.XMLSyntaxError as exc:
-            problems.append(
-                Problem(path, exc.lineno, f"not well-formed XML ({exc.msg}); run feeds build")
-            )
+            message = f"not well-formed XML ({exc.msg}); run feeds build"
+            problems.append(Problem(where(name), exc.lineno, message))
             continue
-        problems.append(Problem(path, None, _OUT_OF_DATE))
+        problems.append(Problem(where(name), None, _OUT_OF_DATE))
     index = Index.load(ws.state)
     written = set(index.files()) if index else set()
     for name in sorted(written - set(expected)):
-        if (out_dir / name).exists():
+        if output.read(name) is not None:
             problems.append(
-                Problem(out_dir / name, None, "left over from a removed story: run feeds build")
+                Problem(where(name), None, "left over from a removed story: run feeds build")
             )
     return problems

@@ -36,7 +36,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .errors import FeedsError, ServeError
-from .render.formats import FORMATS, format_for
+from .publish import TEXT, media_type
+from .render.formats import FORMATS
 from .store import Store
 
 log = logging.getLogger("feeds.serve")
@@ -44,21 +45,6 @@ log = logging.getLogger("feeds.serve")
 # Common Log Format (host ident authuser [date] "request" status bytes).
 ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
 
-TEXT = "; charset=utf-8"
-BY_SUFFIX = {
-    ".html": "text/html" + TEXT,
-    ".xml": "application/xml" + TEXT,
-    ".opml": "text/xml" + TEXT,
-    ".xsl": "text/xml" + TEXT,
-    ".json": "application/json" + TEXT,
-    ".css": "text/css" + TEXT,
-    ".js": "text/javascript" + TEXT,
-    ".txt": "text/plain" + TEXT,
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".ico": "image/x-icon",
-}
 COMPRESSIBLE = (
     "text/",
     *(f.essence for f in FORMATS),
@@ -69,14 +55,6 @@ COMPRESSIBLE = (
 MIN_GZIP_BYTES = 256
 # Feeds a browser shows through their XSL stylesheet when sent as generic XML.
 XML_FEEDS = tuple(f.essence for f in FORMATS if f.essence.endswith("+xml"))
-
-
-def media_type(path: Path) -> str:
-    """The Content-Type for a file of out/, by name (feeds are told apart by theirs)."""
-    feed_format = format_for(path.name)
-    if feed_format is not None:
-        return feed_format.media_type
-    return BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -97,7 +75,7 @@ class CachedFile:
 def _load(path: Path, st: os.stat_result) -> CachedFile:
     body = path.read_bytes()
     digest = hashlib.sha256(body).hexdigest()[:24]
-    kind = media_type(path)
+    kind = media_type(path.name)
     gzipped = None
     if kind.startswith(COMPRESSIBLE) and len(body) >= MIN_GZIP_BYTES:
         # mtime=0: the same bytes always compress to the same bytes.

@@ -79,10 +79,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cache_max_age",
         "integer",
-        "Seconds that `feeds serve` lets clients and caches keep a file (Cache-Control).",
+        "Seconds that clients and caches may keep a feed or page (Cache-Control, sent by "
+        "`feeds serve` and set on uploaded objects).",
         60,
         0,
         86_400,
+        shapes_output=False,
+    ),
+    Setting(
+        "archive_max_age",
+        "integer",
+        "Seconds that clients and caches may keep an RFC 5005 archive page, which changes "
+        "only when an old update is edited (Cache-Control of uploaded objects).",
+        86_400,
+        0,
+        31_536_000,
         shapes_output=False,
     ),
     Setting(
@@ -101,8 +112,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "out",
         "path",
-        "Where the feeds are written (relative to the folder holding data/).",
+        "Where the feeds are written: a folder (relative to the folder holding data/), or "
+        'a bucket of an S3-compatible service, out = "s3://bucket/prefix/".',
         "out",
+        shapes_output=False,
+    ),
+    Setting(
+        "endpoint_url",
+        "url",
+        "For out = s3://...: the service's S3 endpoint, unless it is AWS "
+        '(endpoint_url = "https://<account>.r2.cloudflarestorage.com"); AWS_ENDPOINT_URL_S3 '
+        "or the AWS profile may give it instead.",
+        "",
+        shapes_output=False,
+    ),
+    Setting(
+        "publish_hook",
+        "string",
+        "Run after a build changed the output, with the public URLs of what changed (to "
+        "purge a CDN, say): an http(s) URL is POSTed them as JSON, a command gets them on "
+        "standard input, one per line. Read from this file (or FEEDS_PUBLISH_HOOK), "
+        "never from a database.",
+        "",
         shapes_output=False,
     ),
     Setting(
@@ -114,6 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
+# Where a command reads and writes, not what the site is: not part of Site.
+# Read from the site.toml beside the store (or the environment), never from a database.
+WORKSPACE_KEYS = ("store", "out", "state", "endpoint_url", "publish_hook")
 
 
 def default(key: str) -> str | int | None:
@@ -208,10 +242,17 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
     hub = str(values["websub_hub"])
     if hub and not re.match(r"^https?://[^\s/]+", hub):
         table.complain("websub_hub", f"websub_hub {hub!r} must be the hub's http(s) URL")
+    endpoint = str(values["endpoint_url"])
+    if endpoint and not _http_url(endpoint):
+        table.complain(
+            "endpoint_url",
+            f"endpoint_url {endpoint!r} must be the service's http(s) URL, like "
+            '"http://127.0.0.1:9000" for MinIO',
+        )
     if problems or "author" not in values:
         found.extend(problems.items)
         return None
-    for key in ("store", "out", "state"):
+    for key in WORKSPACE_KEYS:
         values.pop(key, None)
     values["ttl"] = values["ttl"] or None
     values["websub_hub"] = values["websub_hub"] or None
@@ -268,28 +309,36 @@ class Workspace:
     """Where a command reads and writes: the store, the output, the build state."""
 
     store: Store
-    out: Path
+    out: Path | str  # a folder, or a bucket's s3:// URL
     state: Path
     output: Output
+    hook: str | None = None  # publish_hook: told what changed after a build
 
     @classmethod
-    def of(cls, data: Path | str, out: Path | str, state: Path | str | None = None) -> Workspace:
+    def of(
+        cls,
+        data: Path | str,
+        out: Path | str,
+        state: Path | str | None = None,
+        endpoint_url: str | None = None,
+        hook: str | None = None,
+    ) -> Workspace:
         """A file store in ``data``, output to ``out``, state in ``state`` (default
         ``.feeds/`` beside ``data``)."""
-        from .publish.files import FolderOutput
         from .store.files import FileStore
 
         store = FileStore(Path(data))
         state_dir = Path(state) if state is not None else store.meta
         store_dir = store.root.absolute()
-        for name, folder in (("output", Path(out)), ("state", state_dir)):
+        folders = [("state", state_dir)] + ([] if is_bucket(out) else [("output", Path(out))])
+        for name, folder in folders:
             where = folder.absolute()
             if where == store_dir or store_dir in where.parents:
                 raise FeedsError(
                     f"{folder}: the {name} folder is inside the store ({store.root}), which "
                     f"holds only stories and site.toml: choose a folder beside it"
                 )
-        return cls(store, Path(out), state_dir, FolderOutput(Path(out)))
+        return cls(store, *_output(out, state_dir, endpoint_url), hook)
 
     @classmethod
     def of_database(
@@ -298,12 +347,13 @@ class Workspace:
         out: Path | str,
         state: Path | str | None = None,
         env: Mapping[str, str] | None = None,
+        endpoint_url: str | None = None,
+        hook: str | None = None,
     ) -> Workspace:
         """A PostgreSQL store; the build state mirrored in ``state`` (default: a cache
         folder of this user's named after the database)."""
         import hashlib
 
-        from .publish.files import FolderOutput
         from .store.postgres import PostgresStore
 
         store = PostgresStore(url)
@@ -312,12 +362,30 @@ class Workspace:
             cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
             name = hashlib.sha256(store.identity().encode()).hexdigest()[:16]
             state = cache / "feeds" / name
-        return cls(store, Path(out), Path(state), FolderOutput(Path(out)))
+        return cls(store, *_output(out, Path(state), endpoint_url), hook)
+
+
+def is_bucket(out: Path | str | None) -> bool:
+    """Is ``out`` a bucket (``s3://bucket/prefix/``) rather than a folder?"""
+    return isinstance(out, str) and out[:5].lower() == "s3://"
+
+
+def _output(
+    out: Path | str, state: Path, endpoint_url: str | None
+) -> tuple[Path | str, Path, Output]:
+    if is_bucket(out):
+        from .publish.s3 import S3Output, parse_bucket_url
+
+        bucket = parse_bucket_url(str(out), endpoint_url)
+        return bucket.url, state, S3Output(bucket, state)
+    from .publish.files import FolderOutput
+
+    return Path(out), state, FolderOutput(Path(out))
 
 
 def resolve_workspace(
     data: Path | None = None,
-    out: Path | None = None,
+    out: Path | str | None = None,
     state: Path | None = None,
     env: Mapping[str, str] | None = None,
     store: str | None = None,
@@ -326,11 +394,14 @@ def resolve_workspace(
 
     The store is ``store`` (a folder or a ``postgresql://`` URL), else
     ``FEEDS_STORE``, else ``store`` in ``data/site.toml``, else the folder
-    ``data`` (``FEEDS_DATA``). Each path comes from the command line, else the
-    environment (``FEEDS_OUT``, ``FEEDS_STATE``), else ``out``/``state`` in
-    site.toml (relative to the folder that holds the store), else the defaults:
-    ``out`` and ``.feeds/`` beside the store; for a database, the build state is
-    kept in the database and mirrored in a cache folder (``~/.cache/feeds/``).
+    ``data`` (``FEEDS_DATA``). The output and the state come from the command
+    line, else the environment (``FEEDS_OUT``, ``FEEDS_STATE``), else
+    ``out``/``state`` in site.toml (relative to the folder that holds the
+    store), else the defaults: ``out`` and ``.feeds/`` beside the store; for a
+    database, the build state is kept in the database and mirrored in a cache
+    folder (``~/.cache/feeds/``). The output is a folder or a bucket
+    (``s3://bucket/prefix/``, with ``endpoint_url`` from site.toml or the URL).
+    ``publish_hook`` comes from ``FEEDS_PUBLISH_HOOK``, else site.toml.
     """
     from .store.postgres import is_url
 
@@ -355,27 +426,34 @@ def resolve_workspace(
             )
     if out is None:
         given = env.get("FEEDS_OUT")
-        out = Path(given) if given else (base / written["out"] if "out" in written else Path("out"))
+        if given:
+            out = given
+        elif "out" in written:
+            out = written["out"] if is_bucket(written["out"]) else base / written["out"]
+        else:
+            out = Path("out")
+    if not is_bucket(out):
+        out = Path(out)
     if state is None:
         given = env.get("FEEDS_STATE")
         state = Path(given) if given else (base / written["state"] if "state" in written else None)
+    endpoint = written.get("endpoint_url")
+    hook = env.get("FEEDS_PUBLISH_HOOK") or written.get("publish_hook")
     if chosen is not None:
-        return Workspace.of_database(chosen, out, state, env)
-    return Workspace.of(data, out, state)
+        return Workspace.of_database(chosen, out, state, env, endpoint, hook)
+    return Workspace.of(data, out, state, endpoint, hook)
 
 
 def _paths_in(path: Path) -> dict[str, str]:
-    """``store``, ``out`` and ``state`` as site.toml sets them; nothing if it cannot be read (the
-    command that reads the settings says why)."""
+    """The workspace keys (``store``, ``out``, ``state``...) as site.toml sets them; nothing
+    if it cannot be read (the command that reads the settings says why)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return {}
     found = {
-        k: v.strip()
-        for k in ("store", "out", "state")
-        if isinstance(v := data.get(k), str) and v.strip()
+        k: v.strip() for k in WORKSPACE_KEYS if isinstance(v := data.get(k), str) and v.strip()
     }
     if "store" in found:  # the other keys, which a file pointing at a database must not have
-        found["keys"] = " ".join(k for k in data if k not in ("store", "out", "state"))
+        found["keys"] = " ".join(k for k in data if k not in WORKSPACE_KEYS)
     return found

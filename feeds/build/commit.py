@@ -6,8 +6,10 @@
 * A ``publishing`` marker is present while files are put in place: a build
   killed then may have replaced some of them, so the next one renders
   everything, repairing ``out/``.
-* The order: the stories' files, then the site's (which link to them), then
-  removals of what no story has any more, then each story's state, the site
+* The order: the files in batches, each linking only to files of earlier
+  ones (feeds.publish.publication_order: archive pages, story feeds, story
+  pages, site feeds, the site's page), then removals of what no story has any
+  more, then the output's record of itself, each story's state, the site
   cache and last the index, so that a build killed at any point is repaired
   or finished by the next one. Nothing is published unless every story was
   valid: a failed build discards what it staged and leaves out/ and the state
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import FeedsError, Problem, PublishError, StoreError
-from ..publish import Output
+from ..publish import Output, Staged, publication_order, staged
 from ..publish.files import commit, discard, sweep_temporary_files, write_if_changed
 from ..store import Listing, Store
 from .lock import wait_for_workers
@@ -31,6 +33,7 @@ from .plan import settled
 from .state import SITE_CACHE_FILE, Index, SiteState, story_state_path
 
 if TYPE_CHECKING:
+    from ..model import Site
     from .story import StoryOutcome
 
 PUBLISHING_MARKER = "publishing"
@@ -125,19 +128,30 @@ class Committer:
         self,
         result: BuildResult,
         outcomes: list[StoryOutcome],
+        site: Site,
         site_files: dict[str, bytes],
         stale: list[str],
     ) -> None:
-        """Staged story files into place, then the site's, then removals."""
+        """Staged files into place batch by batch (feeds.publish.publication_order), then
+        removals: no published document ever links to a file not yet in place."""
+        items = [(tmp, name) for o in outcomes for tmp, name in o.staged]
         if outcomes or site_files or stale:
             self.publishing.touch()
-        for o in outcomes:
-            for tmp, name in o.staged:
-                self.output.commit(tmp, name)
-                result.written.append(name)
         for name, data in site_files.items():
-            if self.output.write(name, data):
-                result.written.append(name)
+            tmp = self.output.stage(name, data)
+            if tmp is not None:
+                items.append((tmp, name))
+        batches: dict[tuple[int, int], list[Staged]] = {}
+        for tmp, name in items:
+            batches.setdefault(publication_order(name), []).append(staged(site, tmp, name))
+        order = sorted(batches)
+        for number, step in enumerate(order):
+            try:
+                result.written += self.output.publish(batches[step])
+            except BaseException:
+                rest = order[number + 1 :]
+                self.output.discard(i.token for later in rest for i in batches[later])
+                raise
         if stale:
             result.removed = self.output.remove(stale)
 
@@ -157,6 +171,7 @@ class Committer:
             cache_path.unlink(missing_ok=True)
         elif cache_changed or not cache_path.exists():
             write_if_changed(cache_path, cache.encode())
+        self.output.finish()
         index.save(self.state_dir)
         if self.publishing.exists():
             os.unlink(self.publishing)

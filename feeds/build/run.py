@@ -151,11 +151,11 @@ def _build(
         shared.confirm()  # still the only builder: the database lock is still held
     committer.retire(done.outcomes)
     committer.publish(
-        result, done.outcomes, site_files.files, stale_files(previous.outputs, new.outputs)
+        result, done.outcomes, site, site_files.files, stale_files(previous.outputs, new.outputs)
     )
     committer.save(done.outcomes, cache, site_files.cache_changed, new)
     result.next_due = min(new.embargo.values(), default=None)
-    _announce(site, result)
+    _announce(site, result, workspace.hook)
     return result
 
 
@@ -175,7 +175,7 @@ class Jobs:
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.out_existed = self.workspace.out.exists()
+        self.out_existed = self.workspace.output.exists()
 
     def job(self, slug: str, present: bool = True, keep: bool = True) -> StoryJob:
         from .story import StoryJob
@@ -229,8 +229,9 @@ class Jobs:
         return [SiteItem.of(u) for u in updates if sort_key(u) in wanted]
 
 
-def _announce(site: Site, result: BuildResult) -> None:
-    """WebSub pings, after every file is written: a hub that is down costs a warning."""
+def _announce(site: Site, result: BuildResult, hook: str | None) -> None:
+    """WebSub pings and the publish hook, after every file is in place: a hub or a
+    hook that fails costs a warning."""
     from ..render.formats import FORMATS
 
     current = {f.file_name for f in FORMATS}  # not archive pages: they do not change
@@ -239,3 +240,7 @@ def _announce(site: Site, result: BuildResult) -> None:
         from ..websub import ping
 
         result.warnings += ping(site.websub_hub, feeds)
+    if hook and result.changed:
+        from ..publish.hook import changed_urls, run_hook
+
+        result.warnings += run_hook(hook, changed_urls(site, result.written + result.removed))

@@ -12,10 +12,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ..errors import PublishError
+
+if TYPE_CHECKING:
+    from . import Staged
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -151,22 +155,37 @@ class FolderOutput:
         tmp = stage(self.path(name), data, durable=False, new=new)
         return None if tmp is None else str(tmp)
 
-    def commit(self, staged: str, name: str) -> None:
+    def publish(self, batch: Sequence[Staged]) -> list[str]:
+        """Rename staged files into place, one by one in the batch's order."""
         # Output files are not fsynced one by one: every build checks each file's
         # size against the index and renders again whatever a crash lost.
-        commit(Path(staged), self.path(name), durable=False)
+        for item in batch:
+            commit(Path(item.token), self.path(item.name), durable=False)
+        return [item.name for item in batch]
 
     def discard(self, staged: Iterable[str]) -> None:
         discard(Path(tmp) for tmp in staged)
-
-    def write(self, name: str, data: bytes) -> bool:
-        return write_if_changed(self.path(name), data, durable=False)
 
     def remove(self, names: list[str]) -> list[str]:
         return remove_files(self.root, names)
 
     def sweep(self) -> None:
         sweep_temporary_files(self.root)
+
+    def finish(self) -> None:
+        pass  # the folder itself is the record
+
+    def exists(self) -> bool:
+        return self.root.exists()
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.path(name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def where(self, name: str = "") -> str:
+        return str(self.path(name)) if name else str(self.root)
 
     def sizes_differ(self, files: dict[str, int]) -> bool:
         """Is a file missing, or not at the size it was written with?"""

@@ -1,0 +1,432 @@
+"""The output as objects in a bucket: AWS S3, and every service that speaks its API.
+
+``out = "s3://bucket/prefix/"`` publishes each file of the build as the object
+``prefix/<name>``, written through boto3, the AWS SDK for Python: the client
+that S3-compatible services (Cloudflare R2, MinIO, Ceph, Backblaze B2, GCS's
+XML API) document first, and the one that reads the standard configuration
+as every AWS tool does: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+``AWS_PROFILE``, ``~/.aws/config`` and ``~/.aws/credentials``, SSO and
+instance roles, the region, and ``endpoint_url`` (or ``AWS_ENDPOINT_URL_S3``)
+for a service other than AWS. It is imported only when a build has something
+to upload.
+
+What the bucket holds is recorded in ``objects.json`` in the build state: each
+object's MD5 (the ETag S3 gives an object written by one PUT) and size, as
+uploaded. A build compares what it renders with that record and uploads only
+what differs, so a build with nothing to do sends no request at all. After a
+build that may have been interrupted, or without a record (a new machine, a
+new target), the record is made again by listing the bucket (ListObjectsV2,
+1,000 keys per request), and what is already there is not uploaded again.
+
+Each PUT is atomic; a set of them is not. The build publishes in batches
+(feeds.publish.publication_order), each only after the one before is
+complete, so no published document links to an object not there yet. Within
+a batch, up to ``concurrency`` uploads run at once; throttling (503 SlowDown)
+and transient errors are retried with exponential backoff and jitter
+(botocore's "standard" retry mode). An upload that still fails stops the
+build before the next batch, with a message saying why; what was already
+served stays served.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import FeedsError, PublishError
+from .files import write_if_changed
+
+if TYPE_CHECKING:
+    from . import Staged
+
+OBJECTS_FILE = "objects.json"  # in the build state: what the bucket holds
+UPLOAD_FOLDER = "upload"  # in the build state: files staged for upload
+CONCURRENCY = 16  # uploads at once
+MAX_ATTEMPTS = 8  # per request, retries included (AWS_MAX_ATTEMPTS overrides it)
+DELETE_BATCH = 1000  # keys per DeleteObjects request: S3's limit
+
+# S3's rules for bucket names, with the underscores and capitals some services allow.
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
+_QUERY_KEYS = ("endpoint_url", "region")
+
+
+def is_s3_url(text: str | os.PathLike[str] | None) -> bool:
+    return isinstance(text, str) and text.lower().startswith("s3://")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Where the objects go: a bucket, a key prefix, and the service."""
+
+    name: str
+    prefix: str = ""  # "" or ends with "/"
+    endpoint_url: str | None = None  # None: AWS, or what the AWS configuration says
+    region: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}/{self.prefix}"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def identity(self) -> str:
+        """What the record of the bucket's objects is valid for."""
+        return f"{self.url} {self.endpoint_url or ''}"
+
+
+def parse_bucket_url(url: str, endpoint_url: str | None = None) -> Bucket:
+    """``s3://bucket/prefix/`` (optionally ``?endpoint_url=...&region=...``), checked."""
+    parts = urlsplit(url)
+    example = 'like s3://news-feeds/live/ (and endpoint_url = "https://..." for R2 or MinIO)'
+    if parts.scheme.lower() != "s3" or not parts.netloc:
+        raise FeedsError(f"{url}: not a bucket URL; write it {example}")
+    if "@" in parts.netloc:
+        raise FeedsError(
+            f"s3://...@{parts.netloc.rpartition('@')[2]}: no credentials in the URL; give "
+            "them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or in ~/.aws/credentials"
+        )
+    if not _BUCKET.fullmatch(parts.netloc):
+        raise FeedsError(
+            f"{url}: {parts.netloc!r} is not a bucket name (3 to 63 letters, digits, dots "
+            f"and hyphens); write it {example}"
+        )
+    prefix = parts.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if "//" in prefix or any(p in (".", "..") for p in prefix.split("/")[:-1]):
+        raise FeedsError(f"{url}: the prefix must be plain folder names, {example}")
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(options) - set(_QUERY_KEYS))
+    if unknown or parts.fragment:
+        raise FeedsError(
+            f"{url}: unknown option {', '.join(unknown) or '#' + parts.fragment}; the URL "
+            f"takes {' and '.join(_QUERY_KEYS)}"
+        )
+    endpoint = options.get("endpoint_url") or endpoint_url or None
+    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
+        raise FeedsError(
+            f"endpoint_url {endpoint!r} must be the service's http(s) URL, like "
+            '"https://<account>.r2.cloudflarestorage.com"'
+        )
+    return Bucket(parts.netloc, prefix, endpoint, options.get("region") or None)
+
+
+def content_md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+_serial = itertools.count()
+
+
+class S3Output:
+    """The output as a bucket's objects under a prefix (see the module's description)."""
+
+    def __init__(self, bucket: Bucket, state_dir: Path, concurrency: int = CONCURRENCY) -> None:
+        self.bucket = bucket
+        self.state_dir = state_dir
+        self.concurrency = concurrency
+        self._objects: dict[str, tuple[str, int]] | None = None  # name -> (md5, size)
+        self._changed = False
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self.requests = 0  # requests sent (retries not counted): for the report and the bench
+
+    def __repr__(self) -> str:
+        return f"S3Output({self.bucket.url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the build's worker processes, which only stage: no client, no record.
+        return {"bucket": self.bucket, "state_dir": self.state_dir, "concurrency": self.concurrency}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["bucket"], state["state_dir"], state["concurrency"])  # type: ignore[misc]
+
+    def where(self, name: str = "") -> str:
+        return self.bucket.url + name
+
+    # --- the record of what the bucket holds -----------------------------------
+
+    @property
+    def objects(self) -> dict[str, tuple[str, int]]:
+        if self._objects is None:
+            self._objects = self._load()
+            if self._objects is None:
+                self._objects = self._list()
+                self._changed = True
+        return self._objects
+
+    def _load(self) -> dict[str, tuple[str, int]] | None:
+        try:
+            data = json.loads((self.state_dir / OBJECTS_FILE).read_bytes())
+            if data["bucket"] != self.bucket.identity():
+                return None
+            return {name: (md5, int(size)) for name, (md5, size) in data["objects"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or unreadable: the bucket is listed again
+
+    def finish(self) -> None:
+        if self._objects is None or not self._changed:
+            return
+        body = {"bucket": self.bucket.identity(), "objects": dict(sorted(self._objects.items()))}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        write_if_changed(
+            self.state_dir / OBJECTS_FILE, json.dumps(body, separators=(",", ":")).encode()
+        )
+        self._changed = False
+
+    def _list(self) -> dict[str, tuple[str, int]]:
+        """The bucket's objects under the prefix, from the bucket itself."""
+        found: dict[str, tuple[str, int]] = {}
+        client = self.client()
+        paginator = client.get_paginator("list_objects_v2")
+        skip = len(self.bucket.prefix)
+        try:
+            for page in paginator.paginate(Bucket=self.bucket.name, Prefix=self.bucket.prefix):
+                self.requests += 1
+                for item in page.get("Contents", ()):
+                    # An ETag with "-" (a multipart upload) or from encryption with
+                    # KMS is no MD5 and never matches: such an object is uploaded again.
+                    found[item["Key"][skip:]] = (item["ETag"].strip('"'), int(item["Size"]))
+        except Exception as exc:
+            raise self._error("list", "", exc) from exc
+        return found
+
+    def sizes_differ(self, files: dict[str, int]) -> bool:
+        objects = self.objects
+        return any(objects.get(name, ("", -1))[1] != size for name, size in files.items())
+
+    # --- staging --------------------------------------------------------------
+
+    def stage(self, name: str, data: bytes, new: bool = False) -> str | None:
+        """Keep the bytes in the state's upload folder until the build publishes them."""
+        if self._objects is not None:
+            known = self._objects.get(name)
+            if known is not None and known == (content_md5(data), len(data)):
+                return None
+        folder = self.state_dir / UPLOAD_FOLDER
+        path = folder / f"{os.getpid()}-{next(_serial)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return str(path)
+
+    def discard(self, staged: Iterable[str]) -> None:
+        for token in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(token)
+
+    def sweep(self) -> None:
+        """After a killed build: drop what it staged, and list the bucket again."""
+        folder = self.state_dir / UPLOAD_FOLDER
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+        self._objects = self._list()
+        self._changed = True
+
+    def make_folder(self, folder: str) -> bool:
+        return False  # a bucket has no folders: every object is compared with the record
+
+    def prune(self, folders: Iterable[str], keep_root: bool) -> None:
+        pass
+
+    def exists(self) -> bool:
+        return True
+
+    # --- publishing -----------------------------------------------------------
+
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = _make_client(self.bucket, self.concurrency)
+        return self._client
+
+    def publish(self, batch: Sequence[Staged]) -> list[str]:
+        """Upload the batch, up to ``concurrency`` at once; the names uploaded."""
+        if not batch:
+            return []
+        objects = self.objects
+        uploaded: list[str] = []
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="feeds-upload") as pool:
+            futures: dict[Future[bool], Staged] = {
+                pool.submit(self._upload, item, objects): item for item in batch
+            }
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+        failed: tuple[Staged, BaseException] | None = None
+        for future, item in futures.items():
+            if future.cancelled():
+                continue
+            exc = future.exception()
+            if exc is not None:
+                failed = failed or (item, exc)
+            elif future.result():
+                uploaded.append(item.name)
+        if failed is not None:
+            self.discard(item.token for item in batch)
+            item, exc = failed
+            if isinstance(exc, FeedsError):
+                raise exc
+            raise self._error("upload", item.name, exc) from exc
+        return uploaded
+
+    def _upload(self, item: Staged, objects: dict[str, tuple[str, int]]) -> bool:
+        with open(item.token, "rb") as fh:
+            data = fh.read()
+        digest = hashlib.md5(data, usedforsecurity=False)
+        record = (digest.hexdigest(), len(data))
+        if objects.get(item.name) == record:
+            os.unlink(item.token)
+            return False
+        headers = {"ContentType": item.media_type}
+        if item.cache_control:
+            headers["CacheControl"] = item.cache_control
+        with self._lock:
+            self.requests += 1
+        self.client().put_object(
+            Bucket=self.bucket.name,
+            Key=self.bucket.key(item.name),
+            Body=data,
+            ContentMD5=base64.b64encode(digest.digest()).decode(),
+            **headers,
+        )
+        with self._lock:
+            objects[item.name] = record
+            self._changed = True
+        os.unlink(item.token)
+        return True
+
+    def remove(self, names: list[str]) -> list[str]:
+        """Delete objects (DeleteObjects, 1,000 at a time); the names that were there."""
+        objects = self.objects
+        removed = [name for name in names if name in objects]
+        for start in range(0, len(removed), DELETE_BATCH):
+            chunk = removed[start : start + DELETE_BATCH]
+            self.requests += 1
+            try:
+                answer = self.client().delete_objects(
+                    Bucket=self.bucket.name,
+                    Delete={
+                        "Objects": [{"Key": self.bucket.key(n)} for n in chunk],
+                        "Quiet": True,
+                    },
+                )
+            except Exception as exc:
+                raise self._error("delete", chunk[0], exc) from exc
+            errors = answer.get("Errors") or []
+            failed = {e.get("Key", "")[len(self.bucket.prefix) :] for e in errors}
+            for name in chunk:
+                if name not in failed:
+                    del objects[name]
+                    self._changed = True
+            if errors:
+                first = errors[0]
+                raise PublishError(
+                    f"{self.where(next(iter(failed)))}: cannot delete ({first.get('Code')}: "
+                    f"{first.get('Message')}); the credentials need s3:DeleteObject on "
+                    f"{self.bucket.url}; the next build tries again"
+                )
+        return removed
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            self.requests += 1
+            answer = self.client().get_object(Bucket=self.bucket.name, Key=self.bucket.key(name))
+            return bytes(answer["Body"].read())
+        except Exception as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise self._error("read", name, exc) from exc
+
+    def _error(self, doing: str, name: str, exc: BaseException) -> PublishError:
+        """One line: what failed, why, and what to do about it."""
+        code = _code(exc)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = _HINTS.get(code or type(exc).__name__, "")
+        if not hint and type(exc).__name__ in _CONNECTION_ERRORS:
+            hint = "check the network and endpoint_url"
+        where = self.where(name)
+        after = (
+            "what was already there stays served; the next build finishes the rest"
+            if doing in ("upload", "delete")
+            else "nothing was uploaded"
+        )
+        hint = f"; {hint}" if hint else ""
+        return PublishError(f"{where}: cannot {doing} ({reason}){hint}; {after}")
+
+
+_HINTS = {
+    "NoCredentialsError": "give credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "AWS_PROFILE or ~/.aws/credentials",
+    "PartialCredentialsError": "both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are needed",
+    "NoSuchBucket": "create the bucket, or correct out",
+    "AccessDenied": "the credentials need s3:ListBucket, s3:GetObject, s3:PutObject and "
+    "s3:DeleteObject on the bucket",
+    "InvalidAccessKeyId": "check AWS_ACCESS_KEY_ID (or the profile) for this service",
+    "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY (or the profile) for this service",
+    "NoRegionError": "set AWS_REGION or region in ~/.aws/config",
+}
+_CONNECTION_ERRORS = (
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+    "SSLError",
+)
+
+
+def _code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code") or "") or None
+    return None
+
+
+def _make_client(bucket: Bucket, concurrency: int) -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise FeedsError(f"publishing to {bucket.url} needs boto3: pip install boto3") from exc
+    retries: dict[str, Any] = {"mode": os.environ.get("AWS_RETRY_MODE") or "standard"}
+    if not os.environ.get("AWS_MAX_ATTEMPTS"):
+        retries["max_attempts"] = MAX_ATTEMPTS
+    config = Config(
+        retries=retries,
+        max_pool_connections=concurrency,
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra="feeds",
+        # The MD5 is sent instead (Content-MD5): S3-compatible services that do not
+        # know the newer CRC checksum headers refuse or mangle requests carrying them.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    try:
+        session = boto3.session.Session()
+        return session.client(
+            "s3", endpoint_url=bucket.endpoint_url, region_name=bucket.region, config=config
+        )
+    except Exception as exc:
+        raise PublishError(f"{bucket.url}: cannot set up the S3 client ({exc})") from exc
