@@ -20,6 +20,8 @@ from feeds.store.postgres import PostgresStore, migrate
 
 from . import pgserver
 from .pgserver import PgServer
+from .s3server import CREDENTIALS as S3_CREDENTIALS
+from .s3server import Bucket, MotoServer, moto_command
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DATA = REPO / "data"
@@ -246,3 +248,37 @@ def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]
     if not pg_server.running:
         pg_server.restart()
     pg_server.drop_database(name)
+
+
+# --- a real S3 endpoint --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's S3 server of this pytest process's own, on 127.0.0.1. Skipped where
+    moto is not installed, unless FEEDS_REQUIRE_S3=1 (as in CI)."""
+    if moto_command() is None:
+        if os.environ.get("FEEDS_REQUIRE_S3") == "1":
+            pytest.fail("moto_server is required (FEEDS_REQUIRE_S3=1)", False)
+        pytest.skip("moto_server not installed (pip install 'moto[server]')")
+    server = MotoServer(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_buckets = itertools.count(1)
+
+
+@pytest.fixture
+def bucket(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Bucket:
+    """A new, publicly readable bucket of its own; the AWS variables set for it (and
+    no AWS configuration of this machine's in the way)."""
+    for key, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    return Bucket(s3_server, f"feeds-{os.getpid()}-{next(_buckets)}")

@@ -83,7 +83,8 @@ def publication_order(name: str) -> tuple[int, int]:
     3. stories' current feeds (which link their archive pages);
     4. stories' pages (which link their feeds);
     5. the site-wide feeds (whose items link the stories' pages);
-    6. the site's page and its OPML list (which link the story and site feeds).
+    6. the OPML list (which links the story and site feeds);
+    7. the site's page (which links all of those).
 
     Removals come after all of these. Within one step, files go up together
     (in parallel, on an output that can). A story published for the first
@@ -95,8 +96,10 @@ def publication_order(name: str) -> tuple[int, int]:
     if not folder:
         if base in _feed_files():
             return (5, 0)
-        if base.endswith((".html", ".opml")):
+        if base.endswith(".opml"):
             return (6, 0)
+        if base.endswith(".html"):
+            return (7, 0)
         return (1, 0)
     archive = _ARCHIVE.match(base)
     if archive:

@@ -318,8 +318,11 @@ class S3Output:
 
     def remove(self, names: list[str]) -> list[str]:
         """Delete objects (DeleteObjects, 1,000 at a time); the names that were there."""
+        from . import publication_order
+
         objects = self.objects
-        removed = [name for name in names if name in objects]
+        # What links comes down before what it links to, as far as one request can say.
+        removed = sorted((n for n in names if n in objects), key=publication_order, reverse=True)
         for start in range(0, len(removed), DELETE_BATCH):
             chunk = removed[start : start + DELETE_BATCH]
             self.requests += 1

@@ -1,0 +1,195 @@
+"""A real S3 HTTP endpoint on 127.0.0.1 for the tests: moto's standalone server.
+
+The server runs in a process of its own (``moto_server``), with moto's request
+recorder on: every request it receives is appended to a log file, in the
+order received, with its method, URL and body. The tests talk to the server
+only through feeds' own client (the build) and plain HTTP (the readers), and
+count and order requests through that log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from lxml import etree
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "feeds-test",
+    "AWS_SECRET_ACCESS_KEY": "feeds-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def moto_command() -> list[str] | None:
+    exe = Path(sys.executable).with_name("moto_server")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("moto_server")
+    return [found] if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Request:
+    method: str
+    bucket: str
+    key: str  # "" for a request on the bucket itself
+    query: str
+    body: bytes
+
+
+class MotoServer:
+    """``moto_server`` on 127.0.0.1, recording every request it receives."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.log = folder / "requests.jsonl"
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self.log))
+        command = moto_command()
+        assert command is not None, "moto_server is not installed: pip install 'moto[server]'"
+        self.process = subprocess.Popen(
+            [*command, "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / "moto.log", "wb"),  # noqa: SIM115 - the server's
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=2).read()
+                break
+            except (urllib.error.URLError, OSError):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "moto_server did not start: " + (folder / "moto.log").read_text()[-2000:]
+                    ) from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def requests(self) -> list[Request]:
+        """Every request received so far, in order."""
+        found = []
+        if not self.log.exists():
+            return found
+        for line in self.log.read_text().splitlines():
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            url = urlsplit(entry["url"])
+            bucket, _, key = url.path.lstrip("/").partition("/")
+            body = entry.get("body") or ""
+            raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+            found.append(Request(entry["method"], unquote(bucket), unquote(key), url.query, raw))
+        return found
+
+
+class Bucket:
+    """One test's bucket: publicly readable, as a bucket behind a CDN or website is."""
+
+    def __init__(self, server: MotoServer, name: str, prefix: str = "live/") -> None:
+        self.server = server
+        self.name = name
+        self.prefix = prefix
+        self.client = server.client()
+        self.client.create_bucket(Bucket=name)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{name}/*",
+                }
+            ],
+        }
+        self.client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+        self.mark = len(server.requests())
+
+    @property
+    def url(self) -> str:
+        """The output as feeds takes it."""
+        return f"s3://{self.name}/{self.prefix}?endpoint_url={self.server.endpoint}"
+
+    @property
+    def http(self) -> str:
+        """Where readers fetch the objects: base_url of the site."""
+        return f"{self.server.endpoint}/{self.name}/{self.prefix}"
+
+    def requests(self, since: int | None = None) -> list[Request]:
+        """This bucket's requests, since the last call of ``since_now`` by default."""
+        start = self.mark if since is None else since
+        return [r for r in self.server.requests()[start:] if r.bucket == self.name]
+
+    def since_now(self) -> None:
+        self.mark = len(self.server.requests())
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object under the prefix (names relative to it), with its bytes."""
+        found = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.name, Prefix=self.prefix):
+            for item in page.get("Contents", ()):
+                body = self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read()
+                found[item["Key"][len(self.prefix) :]] = body
+        return found
+
+    def head(self, name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.client.head_object(Bucket=self.name, Key=self.prefix + name)
+        return answer
+
+
+def writes(requests: list[Request], prefix: str) -> list[tuple[str, str, bytes]]:
+    """("PUT", name, body) and ("DELETE", name, b"") in order, for keys under ``prefix``."""
+    events = []
+    for r in requests:
+        if r.method == "PUT" and r.key.startswith(prefix):
+            events.append(("PUT", r.key[len(prefix) :], r.body))
+        elif r.method == "DELETE" and r.key.startswith(prefix):
+            events.append(("DELETE", r.key[len(prefix) :], b""))
+        elif r.method == "POST" and r.query.startswith("delete") and not r.key:
+            for key in etree.fromstring(r.body).iter("{*}Key"):
+                if key.text and key.text.startswith(prefix):
+                    events.append(("DELETE", key.text[len(prefix) :], b""))
+    return events

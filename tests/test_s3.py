@@ -1,0 +1,206 @@
+"""Publishing to a bucket, against a real S3 HTTP endpoint (moto's server on 127.0.0.1).
+
+feeds talks to it only through its own client (the build); the tests read the
+bucket back through boto3 and plain HTTP, and count and order the requests
+through the server's own request log.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import Workspace
+from feeds.build import BuildResult, run_build
+from feeds.cli import cli
+from feeds.publish import media_type
+from feeds.publish.s3 import OBJECTS_FILE
+
+from .conftest import SITE_TOML, StoreFactory, run_folder, story
+from .linkcheck import order_problems
+from .s3server import Bucket, writes
+
+NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def updates(story_number: int, count: int, version: int = 0) -> str:
+    return "\n\n".join(
+        f"## 2024-06-01 {h // 60:02d}:{h % 60:02d} — Update {h} {{#u{h}}}\n\n"
+        f"Story {story_number}, update {h}, version {version}: <b>bold</b> & “quoted”."
+        for h in range(count, 0, -1)
+    )
+
+
+def site(base_url: str, extra: str = "") -> str:
+    return SITE_TOML.replace("https://news.test/live/", base_url) + extra
+
+
+def write_story(root: Path, slug: str, number: int, count: int, version: int = 0) -> None:
+    text = story(f'title = "Story {number}"', updates(number, count, version))
+    (root / f"{slug}.md").write_text(text, encoding="utf-8")
+
+
+def to_bucket(root: Path, bucket: Bucket, state: Path, now: datetime = NOW) -> BuildResult:
+    return run_build(Workspace.of(root, bucket.url, state), clock=lambda: now)
+
+
+def folder_files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+@pytest.fixture
+def store(make_store: StoreFactory, bucket: Bucket) -> Path:
+    """Three stories, one with archive pages (items_per_feed = 3), published at the
+    bucket's public URL."""
+    root = make_store(site(bucket.http, "items_per_feed = 3\narchive_max_age = 3600\n"))
+    write_story(root, "alpha", 1, 2)
+    write_story(root, "beta", 2, 8)  # 3 current, archive pages of 3 and 2
+    write_story(root, "gamma", 3, 1)
+    return root
+
+
+def test_objects_are_the_folder_files_with_types_and_cache_headers(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    result = to_bucket(store, bucket, tmp_path / "state")
+    requests = bucket.requests()
+    run_folder(store, tmp_path / "out", tmp_path / "fstate", clock=lambda: NOW)
+    expected = folder_files(tmp_path / "out")
+    assert bucket.objects() == expected
+    assert sorted(result.written) == sorted(expected)
+    assert "beta/archive-2-atom.xml" in expected
+    for name in expected:
+        head = bucket.head(name)
+        assert head["ContentType"] == media_type(name)
+        archive = "/archive-" in name
+        assert head["CacheControl"] == ("max-age=3600" if archive else "max-age=60"), name
+    assert bucket.head("beta/atom.xml")["ContentType"] == "application/atom+xml; charset=utf-8"
+    assert bucket.head("beta/rss.xml")["ContentType"] == "application/rss+xml; charset=utf-8"
+    assert bucket.head("feed.json")["ContentType"] == "application/feed+json; charset=utf-8"
+    assert bucket.head("index.html")["ContentType"] == "text/html; charset=utf-8"
+    # One listing (no record yet), then one PUT per file, nothing else.
+    assert [r.method for r in requests] == ["GET"] + ["PUT"] * len(expected)
+    assert (tmp_path / "state" / OBJECTS_FILE).exists()
+
+
+def test_a_no_op_build_sends_nothing_and_an_add_only_what_changed(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    state, out, fstate = tmp_path / "state", tmp_path / "out", tmp_path / "fstate"
+    to_bucket(store, bucket, state)
+    run_folder(store, out, fstate, clock=lambda: NOW)
+
+    bucket.since_now()
+    assert not to_bucket(store, bucket, state, NOW + timedelta(minutes=1)).changed
+    assert bucket.requests() == []  # not one request: not a PUT, not a listing
+
+    before = folder_files(out)
+    write_story(store, "beta", 2, 9)  # one update more: a new archive page
+    later = NOW + timedelta(minutes=2)
+    result = to_bucket(store, bucket, state, later)
+    requests = bucket.requests()
+    run_folder(store, out, fstate, clock=lambda: later)
+    after = folder_files(out)
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert {r.method for r in requests} == {"PUT"}
+    assert sorted(r.key for r in requests) == sorted(bucket.prefix + n for n in changed)
+    assert sorted(result.written) == sorted(changed)
+    assert len(requests) == len(changed) < len(after) / 2
+    assert bucket.objects() == after
+
+
+def test_a_removed_story_removes_its_objects(store: Path, bucket: Bucket, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    (store / "beta.md").unlink()
+    bucket.since_now()
+    result = to_bucket(store, bucket, state, NOW + timedelta(minutes=1))
+    requests = bucket.requests()
+    names = set(bucket.objects())
+    assert not any(n.startswith("beta/") for n in names)
+    assert sorted(n for n in result.removed) == sorted(
+        f"beta/{n}"
+        for n in [
+            "atom.xml",
+            "rss.xml",
+            "feed.json",
+            "index.html",
+            "archive-1-atom.xml",
+            "archive-1-rss.xml",
+            "archive-2-atom.xml",
+            "archive-2-rss.xml",
+        ]
+    )
+    # The site's files (which no longer link beta) first, then one DeleteObjects.
+    assert requests[-1].method == "POST" and requests[-1].query.startswith("delete")
+    assert all(r.method == "PUT" for r in requests[:-1])
+    run_folder(store, tmp_path / "out", tmp_path / "fstate", clock=lambda: NOW)
+
+
+def test_no_published_document_ever_links_to_an_object_not_there_yet(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    events_of_all = []
+    before: dict[str, bytes] = {}
+    steps = [
+        lambda: None,  # the first build: everything new
+        lambda: write_story(store, "beta", 2, 10, 1),  # edited, and a third archive page
+        lambda: write_story(store, "delta", 4, 7),  # a new story with archive pages
+        lambda: (store / "alpha.md").unlink(),  # a story removed
+        lambda: write_story(store, "gamma", 3, 4, 2),  # its first archive page
+    ]
+    for number, step in enumerate(steps):
+        step()
+        bucket.since_now()
+        to_bucket(store, bucket, state, NOW + timedelta(minutes=number))
+        events = writes(bucket.requests(), bucket.prefix)
+        assert events, f"step {number} wrote nothing"
+        assert order_problems(before, events, bucket.http) == [], f"step {number}"
+        events_of_all.append(events)
+        before = bucket.objects()
+    # The check is not vacuous: the same uploads in reverse order break links.
+    assert order_problems({}, list(reversed(events_of_all[0])), bucket.http)
+    assert order_problems(before, [e for e in events_of_all[1] if "site" not in e[1]][::-1], "")
+
+
+def test_cli_builds_to_a_bucket_named_in_site_toml(
+    make_store: StoreFactory, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_store(
+        site(bucket.http, f'out = "s3://{bucket.name}/{bucket.prefix}"\n')
+        + f'endpoint_url = "{bucket.server.endpoint}"\n'
+    )
+    write_story(root, "alpha", 1, 2)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    done = runner.invoke(cli, ["build", "--now", "2024-06-02T12:00:00Z"])
+    assert done.exit_code == 0, done.output
+    assert "written" in done.output
+    assert "alpha/atom.xml" in bucket.objects()
+    done = runner.invoke(cli, ["check"], env={"FEEDS_NOW": "2024-06-02T12:00:00Z"})
+    assert done.exit_code == 0, done.output
+    assert f"feeds in s3://{bucket.name}/{bucket.prefix} up to date" in done.output
+
+
+def test_the_record_of_objects_is_made_again_from_the_bucket(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    """A new machine (or a lost state) lists the bucket once and uploads nothing that is
+    already there."""
+    to_bucket(store, bucket, tmp_path / "state")
+    bucket.since_now()
+    result = to_bucket(store, bucket, tmp_path / "elsewhere")
+    assert result.written == []
+    assert [r.method for r in bucket.requests()] == ["GET"]  # one ListObjectsV2
+    bucket.since_now()
+    record = json.loads((tmp_path / "elsewhere" / OBJECTS_FILE).read_bytes())
+    assert set(record["objects"]) == set(bucket.objects())
