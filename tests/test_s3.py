@@ -8,6 +8,7 @@ through the server's own request log.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -204,3 +205,97 @@ def test_the_record_of_objects_is_made_again_from_the_bucket(
     bucket.since_now()
     record = json.loads((tmp_path / "elsewhere" / OBJECTS_FILE).read_bytes())
     assert set(record["objects"]) == set(bucket.objects())
+
+
+BODY = """
+## 2024-06-01 10:00 — Bridge closed {#bridge}
+
+Police have closed the bridge.
+
+## 2024-06-01 09:00 — Storm arrives {#storm}
+
+The first gusts have arrived.
+"""
+
+
+@pytest.mark.parametrize("fmt", ["atom.xml", "rss.xml"])
+def test_a_subscriber_polling_the_bucket_sees_each_update_once(
+    fmt: str, make_store: StoreFactory, bucket: Bucket, tmp_path: Path
+) -> None:
+    """The reader life cycle (add, edit, no-op, delete), the feeds served by the S3
+    endpoint over HTTP to lemon24's reader."""
+    from reader import make_reader
+
+    root = make_store(site(bucket.http), s=story(body=BODY))
+    state = tmp_path / "state"
+    clock = [datetime(2024, 6, 1, 12, 0, tzinfo=UTC)]
+
+    def build() -> BuildResult:
+        # moto answers 304 to If-Modified-Since within the second of the last PUT even
+        # when If-None-Match says the ETag changed (AWS S3 does not): a new second.
+        time.sleep(1.02 - time.time() % 1)
+        bucket.since_now()
+        return to_bucket(root, bucket, state, clock[0])
+
+    build()
+    url = f"{bucket.http}s/{fmt}"
+    r = make_reader(str(tmp_path / "reader.sqlite"))
+    r.add_feed(url)
+
+    def poll() -> dict[str, object]:
+        r.update_feed(url)
+        return {e.id: e for e in r.get_entries(feed=url)}
+
+    assert sorted(poll()) == ["tag:news.test,2024:s/bridge", "tag:news.test,2024:s/storm"]
+
+    (root / "s.md").write_text(
+        story(body="## 2024-06-01 11:00 — Bridge reopens {#reopen}\n\nOpen again.\n" + BODY)
+    )
+    clock[0] += timedelta(minutes=5)
+    build()
+    entries = poll()
+    assert len(entries) == 3
+    assert entries["tag:news.test,2024:s/reopen"].title == "Bridge reopens"  # type: ignore[attr-defined]
+
+    text = (root / "s.md").read_text().replace("closed the bridge.", "closed both bridges.")
+    (root / "s.md").write_text(text)
+    clock[0] += timedelta(minutes=5)
+    build()
+    entries = poll()
+    assert len(entries) == 3
+    edited = entries["tag:news.test,2024:s/bridge"]
+    assert "both bridges" in edited.get_content().value  # type: ignore[attr-defined]
+
+    # Nothing changed: no request at all, and the object keeps its ETag and date.
+    head = bucket.head(f"s/{fmt}")
+    clock[0] += timedelta(minutes=5)
+    assert not build().changed
+    assert bucket.requests() == []
+    again = bucket.head(f"s/{fmt}")
+    assert (again["ETag"], again["LastModified"]) == (head["ETag"], head["LastModified"])
+    assert len(poll()) == 3
+
+    (root / "s.md").write_text(text.split("## 2024-06-01 09:00")[0])
+    clock[0] += timedelta(minutes=5)
+    build()
+    entries = poll()
+    atom = bucket.objects()["s/atom.xml"]
+    assert b'ref="tag:news.test,2024:s/storm"' in atom
+    assert b"s/storm" not in bucket.objects()["s/rss.xml"]
+    r.close()
+
+
+def test_conditional_get_from_the_bucket(store: Path, bucket: Bucket, tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    to_bucket(store, bucket, tmp_path / "state")
+    with urllib.request.urlopen(bucket.http + "beta/atom.xml") as answer:
+        etag, modified = answer.headers["ETag"], answer.headers["Last-Modified"]
+        assert answer.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+        assert answer.headers["Cache-Control"] == "max-age=60"
+    for header, value in (("If-None-Match", etag), ("If-Modified-Since", modified)):
+        request = urllib.request.Request(bucket.http + "beta/atom.xml", headers={header: value})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request)
+        assert caught.value.code == 304

@@ -139,7 +139,8 @@ class S3Output:
         self.state_dir = state_dir
         self.concurrency = concurrency
         self._objects: dict[str, tuple[str, int]] | None = None  # name -> (md5, size)
-        self._changed = False
+        self._changed = False  # the record holds what objects.json does not yet
+        self._signature: tuple[int, int, int] | None = None  # objects.json's, when read
         self._client: Any = None
         self._lock = threading.Lock()
         self.requests = 0  # requests sent (retries not counted): for the report and the bench
@@ -161,6 +162,10 @@ class S3Output:
 
     @property
     def objects(self) -> dict[str, tuple[str, int]]:
+        """The record; read again if another process (a build elsewhere, whose state was
+        fetched) replaced the file since."""
+        if self._objects is not None and not self._changed and self._signature != self._stat():
+            self._objects = None
         if self._objects is None:
             self._objects = self._load()
             if self._objects is None:
@@ -168,7 +173,15 @@ class S3Output:
                 self._changed = True
         return self._objects
 
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.state_dir / OBJECTS_FILE)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def _load(self) -> dict[str, tuple[str, int]] | None:
+        self._signature = self._stat()
         try:
             data = json.loads((self.state_dir / OBJECTS_FILE).read_bytes())
             if data["bucket"] != self.bucket.identity():
@@ -185,6 +198,7 @@ class S3Output:
         write_if_changed(
             self.state_dir / OBJECTS_FILE, json.dumps(body, separators=(",", ":")).encode()
         )
+        self._signature = self._stat()
         self._changed = False
 
     def _list(self) -> dict[str, tuple[str, int]]:
