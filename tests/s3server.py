@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,16 +113,27 @@ class MotoServer:
         found = []
         if not self.log.exists():
             return found
-        for line in self.log.read_text().splitlines():
-            if not line.strip():
-                continue
-            entry = json.loads(line)
+        for entry in _entries(self.log.read_text()):
             url = urlsplit(entry["url"])
             bucket, _, key = url.path.lstrip("/").partition("/")
             body = entry.get("body") or ""
             raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
             found.append(Request(entry["method"], unquote(bucket), unquote(key), url.query, raw))
         return found
+
+
+def _entries(text: str) -> Iterator[dict[str, Any]]:
+    """The log's JSON objects. moto's recorder writes each object, then its newline, in
+    two writes, so requests handled at once can leave two objects on one line."""
+    decoder = json.JSONDecoder()
+    at, end = 0, len(text)
+    while True:
+        while at < end and text[at].isspace():
+            at += 1
+        if at >= end:
+            return
+        entry, at = decoder.raw_decode(text, at)
+        yield entry
 
 
 class Bucket:
