@@ -205,3 +205,76 @@ def writes(requests: list[Request], prefix: str) -> list[tuple[str, str, bytes]]
                 if key.text and key.text.startswith(prefix):
                     events.append(("DELETE", key.text[len(prefix) :], b""))
     return events
+
+
+class FaultyProxy:
+    """An HTTP proxy in front of the S3 server that answers some requests itself:
+    ``refuse`` (a regular expression on the path) gets 403 AccessDenied for a PUT;
+    the first ``throttle`` PUTs get 503 SlowDown, as S3 does under load."""
+
+    def __init__(self, target: str, refuse: str | None = None, throttle: int = 0) -> None:
+        import re
+        import threading
+        from http.client import HTTPConnection
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.refuse = re.compile(refuse) if refuse else None
+        self.throttle = throttle
+        self.throttled = 0
+        self.refused = 0
+        lock = threading.Lock()
+        host, port = urlsplit(target).hostname, urlsplit(target).port
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, code: str) -> None:
+                body = f"<Error><Code>{code}</Code><Message>{code} (test)</Message></Error>"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "PUT":
+                    with lock:
+                        throttle = proxy.throttled < proxy.throttle
+                        proxy.throttled += throttle
+                        refuse = bool(proxy.refuse and proxy.refuse.search(self.path))
+                        proxy.refused += refuse and not throttle
+                    if throttle:
+                        return self._answer(503, "SlowDown")
+                    if refuse:
+                        return self._answer(403, "AccessDenied")
+                upstream = HTTPConnection(host, port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

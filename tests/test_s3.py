@@ -23,7 +23,7 @@ from feeds.publish.s3 import OBJECTS_FILE
 
 from .conftest import SITE_TOML, StoreFactory, run_folder, story
 from .linkcheck import order_problems
-from .s3server import Bucket, writes
+from .s3server import Bucket, FaultyProxy, writes
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
 
@@ -299,3 +299,97 @@ def test_conditional_get_from_the_bucket(store: Path, bucket: Bucket, tmp_path: 
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request)
         assert caught.value.code == 304
+
+
+def through(bucket: Bucket, proxy: FaultyProxy) -> str:
+    return f"s3://{bucket.name}/{bucket.prefix}?endpoint_url={proxy.endpoint}"
+
+
+def test_throttling_is_retried_with_backoff(store: Path, bucket: Bucket, tmp_path: Path) -> None:
+    proxy = FaultyProxy(bucket.server.endpoint, throttle=5)
+    try:
+        workspace = Workspace.of(store, through(bucket, proxy), tmp_path / "state")
+        started = time.monotonic()
+        result = run_build(workspace, clock=lambda: NOW)
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert proxy.throttled == 5
+    run_folder(store, tmp_path / "out", tmp_path / "fstate", clock=lambda: NOW)
+    assert bucket.objects() == folder_files(tmp_path / "out")
+    assert len(result.written) == len(folder_files(tmp_path / "out"))
+    assert elapsed > 0.05  # it waited before trying again
+
+
+def test_a_failed_upload_fails_the_build_and_the_next_one_finishes(
+    store: Path, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A story's feed refused: the build stops before the site's files (which would
+    link its new update), says why in one line, exits 1; once the cause is gone, the
+    next build publishes the rest."""
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    previous = bucket.objects()
+    write_story(store, "gamma", 3, 2, 1)  # gamma gains an update
+    proxy = FaultyProxy(bucket.server.endpoint, refuse=r"/gamma/atom\.xml$")
+    monkeypatch.chdir(tmp_path)
+    try:
+        bucket.since_now()
+        done = CliRunner().invoke(
+            cli,
+            ["build", "--data", str(store), "--state", str(state), "--out", through(bucket, proxy)],
+            env={"FEEDS_NOW": "2024-06-02T12:05:00Z"},
+        )
+    finally:
+        proxy.close()
+    assert done.exit_code == 1
+    message = done.output.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert f"s3://{bucket.name}/{bucket.prefix}gamma/atom.xml: cannot upload" in message
+    assert "AccessDenied" in message and "stays served" in message
+    now = bucket.objects()
+    # The site's feeds and page are as they were: nothing links what is not there.
+    for name in ("atom.xml", "rss.xml", "feed.json", "index.html", "feeds.opml"):
+        assert now[name] == previous[name], name
+    assert order_problems(previous, writes(bucket.requests(), bucket.prefix), bucket.http) == []
+
+    later = NOW + timedelta(minutes=6)
+    before_repair = bucket.objects()
+    bucket.since_now()
+    result = to_bucket(store, bucket, state, later)
+    assert result.repaired and "gamma/atom.xml" in result.written
+    events = writes(bucket.requests(), bucket.prefix)
+    assert order_problems(before_repair, events, bucket.http) == []
+    now = bucket.objects()
+    assert b"Story 3, update 2, version 1" in now["gamma/atom.xml"]
+    bucket.since_now()
+    assert not to_bucket(store, bucket, state, later).changed
+    assert bucket.requests() == []
+
+
+def test_bad_targets_are_one_line_errors(
+    store: Path, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = bucket.server.endpoint
+    cases = {
+        "s3://": "not a bucket URL",
+        "s3://a/": "is not a bucket name",
+        "s3://key:secret@news/": "no credentials in the URL",
+        f"s3://{bucket.name}/x/?endpoint=http://h": "unknown option endpoint",
+        f"s3://{bucket.name}/x/?endpoint_url=ftp://h": "must be the service's http(s) URL",
+        f"s3://no-such-bucket-here/x/?endpoint_url={endpoint}": "create the bucket",
+    }
+    for target, expected in cases.items():
+        done = CliRunner().invoke(
+            cli, ["build", "--data", str(store), "--state", str(tmp_path / "s"), "--out", target]
+        )
+        assert done.exit_code == 1, (target, done.output)
+        assert expected in done.output, (target, done.output)
+        assert len(done.output.strip().splitlines()) == 1, done.output
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    done = CliRunner().invoke(
+        cli, ["build", "--data", str(store), "--state", str(tmp_path / "s"), "--out", bucket.url]
+    )
+    assert done.exit_code == 1
+    assert "AWS_ACCESS_KEY_ID" in done.output and len(done.output.strip().splitlines()) == 1
