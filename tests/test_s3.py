@@ -7,6 +7,7 @@ through the server's own request log.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -393,3 +394,106 @@ def test_bad_targets_are_one_line_errors(
     )
     assert done.exit_code == 1
     assert "AWS_ACCESS_KEY_ID" in done.output and len(done.output.strip().splitlines()) == 1
+
+
+HOOK = """\
+import sys, urllib.error, urllib.request
+seen = []
+for url in sys.stdin.read().split():
+    try:
+        status = urllib.request.urlopen(url).status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    seen.append(f"{status} {url}")
+open(sys.argv[1], "a").write("\\n".join(seen) + "\\n")
+"""
+
+
+def test_the_publish_hook_runs_once_everything_is_in_place(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    """A command given the changed URLs fetches each: every written one is there, every
+    removed one is gone. Then the same through an http(s) URL, POSTed as JSON."""
+    import shlex
+    import sys
+
+    from .servers import recording_server
+
+    script, log = tmp_path / "hook.py", tmp_path / "hook.log"
+    script.write_text(HOOK)
+    hook = shlex.join([sys.executable, str(script), str(log)])
+    state = tmp_path / "state"
+    args = ["build", "--data", str(store), "--state", str(state), "--out", bucket.url]
+    done = CliRunner().invoke(
+        cli, args, env={"FEEDS_NOW": "2024-06-02T12:00:00Z", "FEEDS_PUBLISH_HOOK": hook}
+    )
+    assert done.exit_code == 0, done.output
+    first = log.read_text().split()
+    assert f"{bucket.http}beta/archive-2-atom.xml" in first
+    assert f"{bucket.http}beta/" in first and f"{bucket.http}" in first  # the pages' folders
+    log.unlink()
+
+    write_story(store, "beta", 2, 8, 1)
+    (store / "gamma.md").unlink()
+    done = CliRunner().invoke(
+        cli, args, env={"FEEDS_NOW": "2024-06-02T12:05:00Z", "FEEDS_PUBLISH_HOOK": hook}
+    )
+    assert done.exit_code == 0, done.output
+    seen = dict(reversed(line.split(" ", 1)) for line in log.read_text().splitlines())
+    assert seen[f"{bucket.http}beta/atom.xml"] == "200"
+    assert seen[f"{bucket.http}gamma/atom.xml"] == "404"
+    assert seen[f"{bucket.http}gamma/index.html"] == "404"
+    assert seen[f"{bucket.http}atom.xml"] == "200"
+    assert f"{bucket.http}alpha/atom.xml" not in seen  # unchanged
+
+    with recording_server() as (url, received):
+        write_story(store, "beta", 2, 8, 2)
+        done = CliRunner().invoke(
+            cli, args, env={"FEEDS_NOW": "2024-06-02T12:10:00Z", "FEEDS_PUBLISH_HOOK": url}
+        )
+    assert done.exit_code == 0, done.output
+    (body,) = received
+    assert f"{bucket.http}beta/atom.xml" in json.loads(body)["urls"]
+
+    write_story(store, "beta", 2, 8, 3)
+    done = CliRunner().invoke(
+        cli, args, env={"FEEDS_NOW": "2024-06-02T12:15:00Z", "FEEDS_PUBLISH_HOOK": "false"}
+    )
+    assert done.exit_code == 0  # the files are served: a failed hook is a warning
+    assert "Warning: publish_hook false failed (exit 1)" in done.output
+
+
+def test_builders_on_two_machines_share_the_record_through_the_database(
+    pg_url: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """A PostgreSQL store, two builders with their own state folders, one bucket: the
+    second learns from the database what the first uploaded, and neither lists the
+    bucket again nor uploads what is already there."""
+    from feeds.store.postgres import PostgresStore, migrate
+
+    db = PostgresStore(pg_url)
+    migrate(db)
+    db.put_site(site(bucket.http))
+    db.put("s", story(body=BODY).encode())
+    one = Workspace.of_database(pg_url, bucket.url, tmp_path / "machine-1")
+    two = Workspace.of_database(pg_url, bucket.url, tmp_path / "machine-2")
+    assert run_build(one, clock=lambda: NOW).changed
+    db.put("s", story(body=BODY.replace("closed the bridge", "closed it")).encode())
+    bucket.since_now()
+    later = NOW + timedelta(minutes=1)
+    result = run_build(two, clock=lambda: later)
+    requests = bucket.requests()
+    assert {r.method for r in requests} == {"PUT"}  # no listing: the record came along
+    assert sorted(r.key[len(bucket.prefix) :] for r in requests) == sorted(result.written)
+    assert "s/atom.xml" in result.written and "s/archive" not in " ".join(result.written)
+    bucket.since_now()
+    assert not run_build(one, clock=lambda: later + timedelta(minutes=1)).changed
+    assert bucket.requests() == []
+    # Machine 1's record (kept in its memory since its build) is machine 2's now.
+    record = one.output.objects  # type: ignore[attr-defined]
+    body = bucket.objects()["s/atom.xml"]
+    assert record["s/atom.xml"] == (hashlib.md5(body).hexdigest(), len(body))
+    db.put("s", story(body=BODY.replace("closed the bridge", "closed it again")).encode())
+    result = run_build(one, clock=lambda: later + timedelta(minutes=2))
+    assert "s/atom.xml" in result.written  # machine 1 read the record machine 2 left
+    assert b"closed it again" in bucket.objects()["s/atom.xml"]
