@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -49,6 +50,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_ACCESS = re.compile(r'\] "([A-Z]+) (\S+) HTTP/[\d.]+" \d{3}')
+
+
 @dataclass
 class Request:
     method: str
@@ -61,12 +65,16 @@ class Request:
 class MotoServer:
     """``moto_server`` on 127.0.0.1, recording every request it receives."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, record: bool = True) -> None:
+        """``record``: keep every request with its body (requests()); without it, only
+        the access log (access_log()), for runs too big to keep every body."""
         self.folder = folder
         self.log = folder / "requests.jsonl"
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(self.log))
+        env = dict(os.environ, MOTO_RECORDER_FILEPATH=str(self.log))
+        if record:
+            env["MOTO_ENABLE_RECORDING"] = "True"
         command = moto_command()
         assert command is not None, "moto_server is not installed: pip install 'moto[server]'"
         self.process = subprocess.Popen(
@@ -96,6 +104,11 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+    def access_log(self) -> list[tuple[str, str]]:
+        """(method, path) of every request answered so far, from the server's access log."""
+        text = (self.folder / "moto.log").read_text(errors="replace")
+        return [(m[1], m[2]) for m in _ACCESS.finditer(text)]
 
     def client(self) -> Any:
         import boto3
@@ -213,7 +226,6 @@ class FaultyProxy:
     the first ``throttle`` PUTs get 503 SlowDown, as S3 does under load."""
 
     def __init__(self, target: str, refuse: str | None = None, throttle: int = 0) -> None:
-        import re
         import threading
         from http.client import HTTPConnection
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
