@@ -80,7 +80,8 @@ def methods(entries: list[tuple[str, str]], bucket: str) -> dict[str, int]:
 
 
 def spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
+    low, high = min(values), max(values)
+    return f"median {statistics.median(values):.3f} s (min {low:.3f}, max {high:.3f})"
 
 
 def main() -> int:
@@ -104,8 +105,10 @@ def main() -> int:
         env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp / "none")
         bucket = Bucket(server, "bench")
         folder, folder_state, state = tmp / "out", tmp / "folder-state", tmp / "state"
-        print(f"{args.stories:,} stories x {args.updates} updates; moto {moto_version()}, "
-              f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
+        print(
+            f"{args.stories:,} stories x {args.updates} updates; moto {moto_version()}, "
+            f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}"
+        )
 
         print("\n1. cold")
         seconds, peak = timed(build(data, str(folder), folder_state), env)
@@ -115,11 +118,14 @@ def main() -> int:
         sent = methods(server.access_log()[mark:], bucket.name)
         listing = list_objects(bucket)
         size = sum(listing.values())
-        print(f"   bucket:            {seconds:.1f} s, peak {peak:.0f} MiB; {len(listing):,} "
-              f"objects, {size / 2**20:.1f} MiB; requests {sent} "
-              f"({len(listing) / seconds:.0f} objects/s overall)")
-        files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
-                 if p.is_file()}
+        print(
+            f"   bucket:            {seconds:.1f} s, peak {peak:.0f} MiB; {len(listing):,} "
+            f"objects, {size / 2**20:.1f} MiB; requests {sent} "
+            f"({len(listing) / seconds:.0f} objects/s overall)"
+        )
+        files = {
+            str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()
+        }
         if listing != files:
             failures.append("the bucket's objects are not the folder's files")
 
@@ -132,8 +138,9 @@ def main() -> int:
             times["bucket"].append(timed(build(data, bucket.url, state), env)[0])
             noop_requests.append(sum(methods(server.access_log()[mark:], bucket.name).values()))
         print(f"   folder (baseline): {spread(times['folder'])}")
-        print(f"   bucket:            {spread(times['bucket'])}; requests per build "
-              f"{noop_requests}")
+        print(
+            f"   bucket:            {spread(times['bucket'])}; requests per build {noop_requests}"
+        )
         ratios = [b / f for b, f in zip(times["bucket"], times["folder"], strict=True)]
         print(f"   bucket / folder pair by pair: median {statistics.median(ratios):.2f}")
         if any(noop_requests):
@@ -158,8 +165,10 @@ def main() -> int:
         print(f"   folder (baseline): {spread(times['folder'])}")
         print(f"   bucket:            {spread(times['bucket'])}")
         counts = [len(e) for e in add_requests]
-        print(f"   requests per build: {counts}; the last: "
-              + ", ".join(f"{m} {p.removeprefix('/bench/')}" for m, p in add_requests[-1]))
+        print(
+            f"   requests per build: {counts}; the last: "
+            + ", ".join(f"{m} {p.removeprefix('/bench/')}" for m, p in add_requests[-1])
+        )
         allowed = {"index.html", "atom.xml", "rss.xml", "feed.json", "feeds.opml"}
         for entries in add_requests:
             for method, path in entries:
@@ -169,8 +178,9 @@ def main() -> int:
             if len(entries) > 9:
                 failures.append(f"an add sent {len(entries)} requests")
         listing = list_objects(bucket)
-        files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
-                 if p.is_file()}
+        files = {
+            str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()
+        }
         if listing != files:
             failures.append("after the adds, the bucket's objects are not the folder's files")
         print(f"\nload {os.getloadavg()[0]:.2f}")
