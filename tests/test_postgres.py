@@ -661,3 +661,15 @@ def test_a_machine_fetches_only_the_state_written_since_it_last_built(
     assert (tmp_path / "m1" / "stories" / "a.json").read_bytes() != b"not fetched"
     assert b"edited twice" in (out / "b" / "rss.xml").read_bytes()
     assert b_body  # machine 2's record of b was fetched (it reads b's history from it)
+
+
+def test_machine_settings_are_not_kept_in_the_database(pg_url: str) -> None:
+    """out, endpoint_url, publish_hook... belong to each machine: refused in the database's
+    settings with a message saying where they go, rather than silently ignored."""
+    db = new_store(pg_url)
+    for line in ('out = "s3://news/live/"', 'publish_hook = "/bin/true"', 'state = "/tmp/x"'):
+        with pytest.raises(StoreError) as caught:
+            db.put_site(SITE_TOML + line + "\n")
+        assert "not kept in the database" in str(caught.value)
+        assert "FEEDS_OUT" in str(caught.value)
+    assert db.site_settings() == SITE_TOML

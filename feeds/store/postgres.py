@@ -48,7 +48,7 @@ from ..errors import (
     StoryExists,
 )
 from ..model import SLUG_RE, Site, Story
-from ..settings import load_site
+from ..settings import WORKSPACE_KEYS, load_site
 from . import ChangeFor, Listing, StoryRead
 
 if TYPE_CHECKING:
@@ -486,8 +486,22 @@ class PostgresStore:
     def put_site(self, settings: str, expect: bytes | None = None) -> None:
         """Replace the site settings (checked first)."""
         problems: list[Problem] = []
-        if load_site(f"{self.name} site settings", settings.encode(), problems) is None:
+        where = f"{self.name} site settings"
+        if load_site(where, settings.encode(), problems) is None:
             raise StoreError(problems)
+        machine = [k for k in tomllib.loads(settings) if k in WORKSPACE_KEYS]
+        if machine:
+            raise StoreError(
+                [
+                    Problem(
+                        where,
+                        None,
+                        f"{', '.join(machine)}: where each machine's feeds reads and writes, "
+                        "not kept in the database: remove it here, and give it on each machine "
+                        "(--out, FEEDS_OUT, FEEDS_PUBLISH_HOOK, or its site.toml with store)",
+                    )
+                ]
+            )
         with self._talk("writing the site settings") as conn, conn.transaction():
             mine(conn)
             if expect is not None:

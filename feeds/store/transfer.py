@@ -16,13 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build.shared import MIRRORED as STATE_FILES  # and stories/*.json
 from ..errors import AuthoringError, Problem, StoreError
 from ..publish.files import write_if_changed
 from ..settings import SITE_TOML
 from .files import FileStore, read_store_file
 from .postgres import CHANNEL, PostgresStore, migrate, mine, save_story
-
-STATE_FILES = ("index.json", "site.pickle")
 
 
 @dataclass(frozen=True)
