@@ -223,15 +223,19 @@ def writes(requests: list[Request], prefix: str) -> list[tuple[str, str, bytes]]
 class FaultyProxy:
     """An HTTP proxy in front of the S3 server that answers some requests itself:
     ``refuse`` (a regular expression on the path) gets 403 AccessDenied for a PUT;
-    the first ``throttle`` PUTs get 503 SlowDown, as S3 does under load."""
+    the first ``throttle`` PUTs get 503 SlowDown, as S3 does under load; without
+    ``bulk_delete``, DeleteObjects gets 501 NotImplemented, as from GCS's XML API."""
 
-    def __init__(self, target: str, refuse: str | None = None, throttle: int = 0) -> None:
+    def __init__(
+        self, target: str, refuse: str | None = None, throttle: int = 0, bulk_delete: bool = True
+    ) -> None:
         import threading
         from http.client import HTTPConnection
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.refuse = re.compile(refuse) if refuse else None
         self.throttle = throttle
+        self.bulk_delete = bulk_delete
         self.throttled = 0
         self.refused = 0
         lock = threading.Lock()
@@ -255,6 +259,8 @@ class FaultyProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if self.command == "POST" and "?delete" in self.path and not proxy.bulk_delete:
+                    return self._answer(501, "NotImplemented")
                 if self.command == "PUT":
                     with lock:
                         throttle = proxy.throttled < proxy.throttle

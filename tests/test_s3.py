@@ -497,3 +497,22 @@ def test_builders_on_two_machines_share_the_record_through_the_database(
     result = run_build(one, clock=lambda: later + timedelta(minutes=2))
     assert "s/atom.xml" in result.written  # machine 1 read the record machine 2 left
     assert b"closed it again" in bucket.objects()["s/atom.xml"]
+
+
+def test_objects_are_deleted_one_by_one_where_the_service_has_no_bulk_delete(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    (store / "beta.md").unlink()
+    proxy = FaultyProxy(bucket.server.endpoint, bulk_delete=False)
+    try:
+        bucket.since_now()
+        workspace = Workspace.of(store, through(bucket, proxy), state)
+        result = run_build(workspace, clock=lambda: NOW + timedelta(minutes=1))
+    finally:
+        proxy.close()
+    assert len(result.removed) == 8
+    deletes = [r for r in bucket.requests() if r.method == "DELETE"]
+    assert sorted(r.key for r in deletes) == sorted(bucket.prefix + n for n in result.removed)
+    assert not any(n.startswith("beta/") for n in bucket.objects())

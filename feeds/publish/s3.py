@@ -349,7 +349,10 @@ class S3Output:
                     },
                 )
             except Exception as exc:
-                raise self._error("delete", chunk[0], exc) from exc
+                if _code(exc) not in _NO_BULK_DELETE:
+                    raise self._error("delete", chunk[0], exc) from exc
+                self._delete_each(chunk, objects)  # GCS's XML API has no DeleteObjects
+                continue
             errors = answer.get("Errors") or []
             failed = {e.get("Key", "")[len(self.bucket.prefix) :] for e in errors}
             for name in chunk:
@@ -364,6 +367,16 @@ class S3Output:
                     f"{self.bucket.url}; the next build tries again"
                 )
         return removed
+
+    def _delete_each(self, names: list[str], objects: dict[str, tuple[str, int]]) -> None:
+        for name in names:
+            self.requests += 1
+            try:
+                self.client().delete_object(Bucket=self.bucket.name, Key=self.bucket.key(name))
+            except Exception as exc:
+                raise self._error("delete", name, exc) from exc
+            del objects[name]
+            self._changed = True
 
     def read(self, name: str) -> bytes | None:
         try:
@@ -403,6 +416,7 @@ _HINTS = {
     "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY (or the profile) for this service",
     "NoRegionError": "set AWS_REGION or region in ~/.aws/config",
 }
+_NO_BULK_DELETE = ("NotImplemented", "MethodNotAllowed", "501", "405")
 _CONNECTION_ERRORS = (
     "EndpointConnectionError",
     "ConnectTimeoutError",
