@@ -322,6 +322,7 @@ class Workspace:
         state: Path | str | None = None,
         endpoint_url: str | None = None,
         hook: str | None = None,
+        endpoint_from: str = "",
     ) -> Workspace:
         """A file store in ``data``, output to ``out``, state in ``state`` (default
         ``.feeds/`` beside ``data``)."""
@@ -338,7 +339,7 @@ class Workspace:
                     f"{folder}: the {name} folder is inside the store ({store.root}), which "
                     f"holds only stories and site.toml: choose a folder beside it"
                 )
-        return cls(store, *_output(out, state_dir, endpoint_url), hook)
+        return cls(store, *_output(out, state_dir, endpoint_url, endpoint_from), hook)
 
     @classmethod
     def of_database(
@@ -349,6 +350,7 @@ class Workspace:
         env: Mapping[str, str] | None = None,
         endpoint_url: str | None = None,
         hook: str | None = None,
+        endpoint_from: str = "",
     ) -> Workspace:
         """A PostgreSQL store; the build state mirrored in ``state`` (default: a cache
         folder of this user's named after the database)."""
@@ -362,21 +364,21 @@ class Workspace:
             cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
             name = hashlib.sha256(store.identity().encode()).hexdigest()[:16]
             state = cache / "feeds" / name
-        return cls(store, *_output(out, Path(state), endpoint_url), hook)
+        return cls(store, *_output(out, Path(state), endpoint_url, endpoint_from), hook)
 
 
 def is_bucket(out: Path | str | None) -> bool:
     """Is ``out`` a bucket (``s3://bucket/prefix/``) rather than a folder?"""
-    return isinstance(out, str) and out[:5].lower() == "s3://"
+    return isinstance(out, str) and out[:3].lower() == "s3:"  # s3:x is a mistyped bucket
 
 
 def _output(
-    out: Path | str, state: Path, endpoint_url: str | None
+    out: Path | str, state: Path, endpoint_url: str | None, endpoint_from: str = ""
 ) -> tuple[Path | str, Path, Output]:
     if is_bucket(out):
         from .publish.s3 import S3Output, parse_bucket_url
 
-        bucket = parse_bucket_url(str(out), endpoint_url)
+        bucket = parse_bucket_url(str(out), endpoint_url, endpoint_from)
         return bucket.url, state, S3Output(bucket, state)
     from .publish.files import FolderOutput
 
@@ -439,9 +441,10 @@ def resolve_workspace(
         state = Path(given) if given else (base / written["state"] if "state" in written else None)
     endpoint = written.get("endpoint_url")
     hook = env.get("FEEDS_PUBLISH_HOOK") or written.get("publish_hook")
+    where = str(data / SITE_TOML)
     if chosen is not None:
-        return Workspace.of_database(chosen, out, state, env, endpoint, hook)
-    return Workspace.of(data, out, state, endpoint, hook)
+        return Workspace.of_database(chosen, out, state, env, endpoint, hook, where)
+    return Workspace.of(data, out, state, endpoint, hook, where)
 
 
 def _paths_in(path: Path) -> dict[str, str]:

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from feeds import Workspace
 from feeds.build import BuildResult, run_build
 from feeds.cli import cli
+from feeds.errors import PublishError
 from feeds.publish import media_type
 from feeds.publish.s3 import OBJECTS_FILE
 
@@ -492,7 +493,7 @@ def test_builders_on_two_machines_share_the_record_through_the_database(
     # Machine 1's record (kept in its memory since its build) is machine 2's now.
     record = one.output.objects  # type: ignore[attr-defined]
     body = bucket.objects()["s/atom.xml"]
-    assert record["s/atom.xml"] == (hashlib.md5(body).hexdigest(), len(body))
+    assert record["s/atom.xml"][:2] == (hashlib.md5(body).hexdigest(), len(body))
     db.put("s", story(body=BODY.replace("closed the bridge", "closed it again")).encode())
     result = run_build(one, clock=lambda: later + timedelta(minutes=2))
     assert "s/atom.xml" in result.written  # machine 1 read the record machine 2 left
@@ -516,3 +517,136 @@ def test_objects_are_deleted_one_by_one_where_the_service_has_no_bulk_delete(
     deletes = [r for r in bucket.requests() if r.method == "DELETE"]
     assert sorted(r.key for r in deletes) == sorted(bucket.prefix + n for n in result.removed)
     assert not any(n.startswith("beta/") for n in bucket.objects())
+
+
+def test_force_repairs_objects_changed_or_deleted_behind_the_builds_back(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    """The record says what feeds uploaded; --force looks at the bucket itself."""
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    good = bucket.objects()
+    bucket.client.delete_object(Bucket=bucket.name, Key=bucket.prefix + "beta/atom.xml")
+    bucket.client.put_object(Bucket=bucket.name, Key=bucket.prefix + "beta/rss.xml", Body=b"x")
+    done = CliRunner().invoke(
+        cli,
+        ["check", "--data", str(store), "--state", str(state), "--out", bucket.url],
+        env={"FEEDS_NOW": "2024-06-02T12:00:00Z"},
+    )
+    assert done.exit_code == 1
+    assert f"{bucket.url.split('?')[0]}beta/atom.xml: missing" in done.output
+    bucket.since_now()
+    result = run_build(Workspace.of(store, bucket.url, state), clock=lambda: NOW, force=True)
+    assert sorted(result.written) == ["beta/atom.xml", "beta/rss.xml"]
+    assert [r.method for r in bucket.requests()] == ["GET", "PUT", "PUT"]  # a listing first
+    assert bucket.objects() == good
+
+
+def test_a_new_cache_policy_reaches_every_object(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    count = len(bucket.objects())
+    toml = store / "site.toml"
+    toml.write_text(toml.read_text().replace("archive_max_age = 3600", "cache_max_age = 30"))
+    bucket.since_now()
+    result = to_bucket(store, bucket, state, NOW + timedelta(minutes=1))
+    assert len(result.written) == count  # the same bytes, new headers
+    assert bucket.head("beta/atom.xml")["CacheControl"] == "max-age=30"
+    assert bucket.head("beta/archive-1-atom.xml")["CacheControl"] == "max-age=86400"
+    bucket.since_now()
+    assert not to_bucket(store, bucket, state, NOW + timedelta(minutes=2)).changed
+    assert bucket.requests() == []
+
+
+def test_a_lost_record_is_made_once_and_kept(store: Path, bucket: Bucket, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    (state / OBJECTS_FILE).unlink()
+    bucket.since_now()
+    assert not to_bucket(store, bucket, state, NOW + timedelta(minutes=1)).changed
+    assert [r.method for r in bucket.requests()] == ["GET"]
+    assert (state / OBJECTS_FILE).exists()
+    bucket.since_now()
+    assert not to_bucket(store, bucket, state, NOW + timedelta(minutes=2)).changed
+    assert bucket.requests() == []
+
+
+def test_a_long_lived_process_reads_the_record_another_build_left(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    """A worker (one Workspace, many builds) made its record by listing; another process
+    then removed a story's objects; the story comes back: the worker uploads it."""
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    (state / OBJECTS_FILE).unlink()
+    worker = Workspace.of(store, bucket.url, state)
+    assert not run_build(worker, clock=lambda: NOW).changed  # lists the bucket
+    text = (store / "gamma.md").read_text()
+    (store / "gamma.md").unlink()
+    assert "gamma/atom.xml" in to_bucket(store, bucket, state, NOW).removed  # elsewhere
+    (store / "gamma.md").write_text(text)
+    result = run_build(worker, clock=lambda: NOW + timedelta(minutes=1))
+    assert "gamma/atom.xml" in result.written
+    assert "gamma/atom.xml" in bucket.objects()
+
+
+def test_what_a_failed_build_put_in_place_is_announced_by_the_next(
+    store: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    import shlex
+    import sys
+
+    state = tmp_path / "state"
+    to_bucket(store, bucket, state)
+    log = tmp_path / "hook.log"
+    hook = shlex.join(
+        [sys.executable, "-c", f"import sys; open({str(log)!r}, 'a').write(sys.stdin.read())"]
+    )
+    write_story(store, "gamma", 3, 2, 1)
+    proxy = FaultyProxy(bucket.server.endpoint, refuse=r"/index\.html$")  # the last batches
+    try:
+        failing = Workspace.of(store, through(bucket, proxy), state, hook=hook)
+        with pytest.raises(PublishError):
+            run_build(failing, clock=lambda: NOW + timedelta(minutes=1))
+    finally:
+        proxy.close()
+    assert not log.exists()  # nothing announced while the build failed
+    assert b"version 1" in bucket.objects()["gamma/atom.xml"]  # though the feed is up
+    repair = Workspace.of(store, bucket.url, state, hook=hook)
+    result = run_build(repair, clock=lambda: NOW + timedelta(minutes=1))
+    assert "gamma/atom.xml" not in result.written  # uploaded by the failed build
+    announced = log.read_text().split()
+    assert f"{bucket.http}gamma/atom.xml" in announced
+    assert f"{bucket.http}gamma/" in announced
+    log.unlink()
+    write_story(store, "alpha", 1, 3)
+    run_build(repair, clock=lambda: NOW + timedelta(minutes=3))
+    assert f"{bucket.http}gamma/atom.xml" not in log.read_text().split()  # announced once
+
+
+def test_the_record_follows_the_endpoint_from_the_environment(
+    store: Path, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same bucket name on another service is another bucket."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", bucket.server.endpoint)
+    target = f"s3://{bucket.name}/{bucket.prefix}"
+    run_build(Workspace.of(store, target, state), clock=lambda: NOW)
+    proxy = FaultyProxy(bucket.server.endpoint)  # another address for the same server
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
+        bucket.since_now()
+        run_build(Workspace.of(store, target, state), clock=lambda: NOW, force=False)
+    finally:
+        proxy.close()
+    assert [r.method for r in bucket.requests()] == ["GET"]  # listed, not trusted
+
+
+@pytest.mark.parametrize("target", ["s3:news-feeds", "s3:/news-feeds/x/", "s3://news-feeds//x/"])
+def test_mistyped_bucket_urls_are_refused(target: str, store: Path, tmp_path: Path) -> None:
+    done = CliRunner().invoke(cli, ["build", "--data", str(store), "--out", target])
+    assert done.exit_code == 1, done.output
+    assert "not a bucket URL" in done.output or "plain folder names" in done.output
+    assert not (tmp_path / "s3:news-feeds").exists()

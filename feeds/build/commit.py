@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 
 PUBLISHING_MARKER = "publishing"
 STAGING_MARKER = "staging"
+# What a build is putting in place, until it has been announced (WebSub, publish_hook):
+# a build that fails or is killed on the way leaves it for the next one to announce.
+ANNOUNCE_FILE = "announce.json"
 
 
 @dataclass
@@ -49,6 +53,9 @@ class BuildResult:
     next_due: datetime | None = None  # the earliest update held back
     warnings: list[str] = field(default_factory=list)
     repaired: bool = False  # the last build was killed while publishing
+    # Files to announce as changed: written or removed now, or put in place by a
+    # build that failed or was killed before it could announce them.
+    announce: list[str] = field(default_factory=list)
 
     @property
     def stories_changed(self) -> list[str]:
@@ -135,12 +142,16 @@ class Committer:
         """Staged files into place batch by batch (feeds.publish.publication_order), then
         removals: no published document ever links to a file not yet in place."""
         items = [(tmp, name) for o in outcomes for tmp, name in o.staged]
-        if outcomes or site_files or stale:
-            self.publishing.touch()
         for name, data in site_files.items():
             tmp = self.output.stage(name, data)
             if tmp is not None:
                 items.append((tmp, name))
+        earlier = self._unannounced()
+        if items or stale:
+            names = earlier | {name for _, name in items} | set(stale)
+            write_if_changed(self.state_dir / ANNOUNCE_FILE, json.dumps(sorted(names)).encode())
+        if outcomes or site_files or stale:
+            self.publishing.touch()
         batches: dict[tuple[int, int], list[Staged]] = {}
         for tmp, name in items:
             batches.setdefault(publication_order(name), []).append(staged(site, tmp, name))
@@ -154,6 +165,17 @@ class Committer:
                 raise
         if stale:
             result.removed = self.output.remove(stale)
+        result.announce = sorted(earlier | set(result.written) | set(result.removed))
+
+    def _unannounced(self) -> set[str]:
+        try:
+            names = json.loads((self.state_dir / ANNOUNCE_FILE).read_bytes())
+        except (OSError, ValueError):
+            return set()
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+    def announced(self) -> None:
+        (self.state_dir / ANNOUNCE_FILE).unlink(missing_ok=True)
 
     def save(
         self, outcomes: list[StoryOutcome], cache: SiteState, cache_changed: bool, index: Index

@@ -43,16 +43,18 @@ def render_version() -> str:
     )
 
 
-def site_key(site: Site) -> str:
+def site_key(site: Site, output_policy: str = "") -> str:
     """The digest of the renderer and every setting that shapes output.
 
     When it changes, every folder is rendered again. Settings that shape no
-    output (``cache_max_age``; the paths) are not part of it.
+    file (``cache_max_age``; the paths) are not part of it, except as the
+    output's ``policy`` says (a bucket's objects carry Cache-Control).
     """
     from ..settings import SETTINGS
 
     shaping = [(s.key, getattr(site, s.key, None)) for s in SETTINGS if s.shapes_output]
-    return hashlib.sha256(f"{render_version()}\n{shaping!r}".encode()).hexdigest()
+    text = f"{render_version()}\n{shaping!r}" + (f"\n{output_policy}" if output_policy else "")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _newest(times: Iterable[datetime | None]) -> datetime:

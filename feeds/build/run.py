@@ -58,12 +58,12 @@ def run_build(
         code = code_version()
         interrupted = committer.interrupted() or bool(shared and shared.interrupted)
         if not force and is_idle(index, listing, now, broken, interrupted, code):
+            output.finish()  # a record of the output made by looking at it is kept
             return BuildResult(now=now)
         if shared is not None:
             shared.mark_building()
             if shared.interrupted:  # the last builder died while publishing: check it all
-                output.sweep()
-                force = True
+                force = True  # which sweeps the output
         try:
             result = _build(
                 workspace, listing, index, now, force, broken, committer, progress, code, shared
@@ -111,9 +111,11 @@ def _build(
 
     site = workspace.store.read_site()  # StoreError if the settings are bad
     result = BuildResult(now=now)
-    if committer.recover():
+    if committer.recover():  # sweeps the output
         result.repaired = force = True
-    key = site_key(site)
+    elif force:
+        workspace.output.sweep()  # a bucket is listed: what is there counts, not the record
+    key = site_key(site, workspace.output.policy(site))
     previous = index or Index()
     cache = SiteState.load(workspace.state) if index and not force else SiteState()
     args = dict(site_key=key, force=force, broken=broken, cache_complete=cache.complete)
@@ -156,6 +158,7 @@ def _build(
     committer.save(done.outcomes, cache, site_files.cache_changed, new)
     result.next_due = min(new.embargo.values(), default=None)
     _announce(site, result, workspace.hook)
+    committer.announced()
     return result
 
 
@@ -235,12 +238,12 @@ def _announce(site: Site, result: BuildResult, hook: str | None) -> None:
     from ..render.formats import FORMATS
 
     current = {f.file_name for f in FORMATS}  # not archive pages: they do not change
-    feeds = [site.url(name) for name in result.written if name.rpartition("/")[2] in current]
+    feeds = [site.url(name) for name in result.announce if name.rpartition("/")[2] in current]
     if site.websub_hub and feeds:
         from ..websub import ping
 
         result.warnings += ping(site.websub_hub, feeds)
-    if hook and result.changed:
+    if hook and result.announce:
         from ..publish.hook import changed_urls, run_hook
 
-        result.warnings += run_hook(hook, changed_urls(site, result.written + result.removed))
+        result.warnings += run_hook(hook, changed_urls(site, result.announce))

@@ -149,7 +149,12 @@ class Output(Protocol):
         ...
 
     def finish(self) -> None:
-        """After a build's files are in place and removed: record what the output holds."""
+        """At the end of a build: record what the output holds."""
+        ...
+
+    def policy(self, site: Site) -> str:
+        """Settings that shape what this output publishes besides the files' bytes (a
+        bucket's headers): part of the render key, so a change reaches every file."""
         ...
 
     def sizes_differ(self, files: dict[str, int]) -> bool: ...

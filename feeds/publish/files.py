@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import PublishError
 
 if TYPE_CHECKING:
+    from ..model import Site
     from . import Staged
 
 
@@ -174,6 +175,9 @@ class FolderOutput:
 
     def finish(self) -> None:
         pass  # the folder itself is the record
+
+    def policy(self, site: Site) -> str:
+        return ""  # a server decides the headers (feeds serve, nginx)
 
     def exists(self) -> bool:
         return self.root.exists()

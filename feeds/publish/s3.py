@@ -49,6 +49,7 @@ from ..errors import FeedsError, PublishError
 from .files import write_if_changed
 
 if TYPE_CHECKING:
+    from ..model import Site
     from . import Staged
 
 OBJECTS_FILE = "objects.json"  # in the build state: what the bucket holds
@@ -62,8 +63,15 @@ _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
 _QUERY_KEYS = ("endpoint_url", "region")
 
 
-def is_s3_url(text: str | os.PathLike[str] | None) -> bool:
-    return isinstance(text, str) and text.lower().startswith("s3://")
+# A record entry: the object's MD5 and size, and a digest of its Content-Type and
+# Cache-Control ("" when not known: an object found by listing the bucket).
+Entry = tuple[str, int, str]
+
+
+def headers_digest(media_type: str, cache_control: str) -> str:
+    return hashlib.md5(
+        f"{media_type}\n{cache_control}".encode(), usedforsecurity=False
+    ).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,22 @@ class Bucket:
         return self.prefix + name
 
     def identity(self) -> str:
-        """What the record of the bucket's objects is valid for."""
-        return f"{self.url} {self.endpoint_url or ''}"
+        """What the record of the bucket's objects is valid for: the bucket, and the
+        endpoint wherever it was given (an endpoint set in an AWS profile is not seen
+        here: after changing it, run feeds build --force, which lists the bucket)."""
+        env = os.environ
+        endpoint = (
+            self.endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        )
+        return f"{self.url} {endpoint or ''} {env.get('AWS_PROFILE') or ''}".rstrip()
 
 
-def parse_bucket_url(url: str, endpoint_url: str | None = None) -> Bucket:
-    """``s3://bucket/prefix/`` (optionally ``?endpoint_url=...&region=...``), checked."""
+def parse_bucket_url(url: str, endpoint_url: str | None = None, given_in: str = "") -> Bucket:
+    """``s3://bucket/prefix/`` (optionally ``?endpoint_url=...&region=...``), checked;
+    ``endpoint_url`` as ``given_in`` (site.toml) gives it, unless the URL does."""
     parts = urlsplit(url)
     example = 'like s3://news-feeds/live/ (and endpoint_url = "https://..." for R2 or MinIO)'
-    if parts.scheme.lower() != "s3" or not parts.netloc:
+    if parts.scheme.lower() != "s3" or not parts.netloc or not url[5:].strip():
         raise FeedsError(f"{url}: not a bucket URL; write it {example}")
     if "@" in parts.netloc:
         raise FeedsError(
@@ -103,10 +118,14 @@ def parse_bucket_url(url: str, endpoint_url: str | None = None) -> Bucket:
             f"{url}: {parts.netloc!r} is not a bucket name (3 to 63 letters, digits, dots "
             f"and hyphens); write it {example}"
         )
-    prefix = parts.path.lstrip("/")
+    prefix = parts.path[1:]
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    if "//" in prefix or any(p in (".", "..") for p in prefix.split("/")[:-1]):
+    if (
+        prefix.startswith("/")
+        or "//" in prefix
+        or any(p in (".", "..") for p in prefix.split("/")[:-1])
+    ):
         raise FeedsError(f"{url}: the prefix must be plain folder names, {example}")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     unknown = sorted(set(options) - set(_QUERY_KEYS))
@@ -116,16 +135,13 @@ def parse_bucket_url(url: str, endpoint_url: str | None = None) -> Bucket:
             f"takes {' and '.join(_QUERY_KEYS)}"
         )
     endpoint = options.get("endpoint_url") or endpoint_url or None
-    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint):
+    if endpoint is not None and not re.match(r"^https?://[^\s/]+", endpoint, re.IGNORECASE):
+        where = f"{given_in}: " if given_in and "endpoint_url" not in options else ""
         raise FeedsError(
-            f"endpoint_url {endpoint!r} must be the service's http(s) URL, like "
+            f"{where}endpoint_url {endpoint!r} must be the service's http(s) URL, like "
             '"https://<account>.r2.cloudflarestorage.com"'
         )
     return Bucket(parts.netloc, prefix, endpoint, options.get("region") or None)
-
-
-def content_md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 _serial = itertools.count()
@@ -138,7 +154,7 @@ class S3Output:
         self.bucket = bucket
         self.state_dir = state_dir
         self.concurrency = concurrency
-        self._objects: dict[str, tuple[str, int]] | None = None  # name -> (md5, size)
+        self._objects: dict[str, Entry] | None = None  # name -> (md5, size, headers)
         self._changed = False  # the record holds what objects.json does not yet
         self._signature: tuple[int, int, int] | None = None  # objects.json's, when read
         self._client: Any = None
@@ -161,15 +177,15 @@ class S3Output:
     # --- the record of what the bucket holds -----------------------------------
 
     @property
-    def objects(self) -> dict[str, tuple[str, int]]:
+    def objects(self) -> dict[str, Entry]:
         """The record; read again if another process (a build elsewhere, whose state was
-        fetched) replaced the file since."""
-        if self._objects is not None and not self._changed and self._signature != self._stat():
+        fetched; a command run beside a worker) replaced the file since."""
+        if self._objects is not None and self._signature != self._stat():
             self._objects = None
         if self._objects is None:
             self._objects = self._load()
             if self._objects is None:
-                self._objects = self._list()
+                self._objects = self._list({})
                 self._changed = True
         return self._objects
 
@@ -180,17 +196,21 @@ class S3Output:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def _load(self) -> dict[str, tuple[str, int]] | None:
+    def _load(self) -> dict[str, Entry] | None:
         self._signature = self._stat()
         try:
             data = json.loads((self.state_dir / OBJECTS_FILE).read_bytes())
             if data["bucket"] != self.bucket.identity():
                 return None
-            return {name: (md5, int(size)) for name, (md5, size) in data["objects"].items()}
+            return {
+                name: (md5, int(size), str(headers))
+                for name, (md5, size, headers) in data["objects"].items()
+            }
         except (OSError, ValueError, KeyError, TypeError):
             return None  # missing or unreadable: the bucket is listed again
 
     def finish(self) -> None:
+        """Save the record (after a build, whether it had anything to do or not)."""
         if self._objects is None or not self._changed:
             return
         body = {"bucket": self.bucket.identity(), "objects": dict(sorted(self._objects.items()))}
@@ -201,9 +221,10 @@ class S3Output:
         self._signature = self._stat()
         self._changed = False
 
-    def _list(self) -> dict[str, tuple[str, int]]:
-        """The bucket's objects under the prefix, from the bucket itself."""
-        found: dict[str, tuple[str, int]] = {}
+    def _list(self, known: dict[str, Entry]) -> dict[str, Entry]:
+        """The bucket's objects under the prefix, from the bucket itself. A listing has
+        no headers: those of ``known`` are kept for objects with the same MD5 and size."""
+        found: dict[str, Entry] = {}
         client = self.client()
         paginator = client.get_paginator("list_objects_v2")
         skip = len(self.bucket.prefix)
@@ -213,7 +234,9 @@ class S3Output:
                 for item in page.get("Contents", ()):
                     # An ETag with "-" (a multipart upload) or from encryption with
                     # KMS is no MD5 and never matches: such an object is uploaded again.
-                    found[item["Key"][skip:]] = (item["ETag"].strip('"'), int(item["Size"]))
+                    name, md5, size = item["Key"][skip:], item["ETag"].strip('"'), int(item["Size"])
+                    was = known.get(name)
+                    found[name] = (md5, size, was[2] if was and was[:2] == (md5, size) else "")
         except Exception as exc:
             raise self._error("list", "", exc) from exc
         return found
@@ -225,11 +248,8 @@ class S3Output:
     # --- staging --------------------------------------------------------------
 
     def stage(self, name: str, data: bytes, new: bool = False) -> str | None:
-        """Keep the bytes in the state's upload folder until the build publishes them."""
-        if self._objects is not None:
-            known = self._objects.get(name)
-            if known is not None and known == (content_md5(data), len(data)):
-                return None
+        """Keep the bytes in the state's upload folder until the build publishes them
+        (compared with the record then, headers included)."""
         folder = self.state_dir / UPLOAD_FOLDER
         path = folder / f"{os.getpid()}-{next(_serial)}"
         try:
@@ -247,14 +267,20 @@ class S3Output:
                 os.unlink(token)
 
     def sweep(self) -> None:
-        """After a killed build: drop what it staged, and list the bucket again."""
+        """After a killed build, or for --force: drop what was staged, and list the bucket
+        again (what is there is what counts, whatever the record says)."""
         folder = self.state_dir / UPLOAD_FOLDER
         with contextlib.suppress(OSError):
             for entry in os.scandir(folder):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
-        self._objects = self._list()
+        known = self._objects if self._objects is not None else (self._load() or {})
+        self._objects = self._list(known)
         self._changed = True
+
+    def policy(self, site: Site) -> str:
+        """What, besides the bytes, a change of which must reach every object: the headers."""
+        return f"Cache-Control {site.cache_max_age} {site.archive_max_age}"
 
     def make_folder(self, folder: str) -> bool:
         return False  # a bucket has no folders: every object is compared with the record
@@ -304,12 +330,21 @@ class S3Output:
             raise self._error("upload", item.name, exc) from exc
         return uploaded
 
-    def _upload(self, item: Staged, objects: dict[str, tuple[str, int]]) -> bool:
+    def _upload(self, item: Staged, objects: dict[str, Entry]) -> bool:
         with open(item.token, "rb") as fh:
             data = fh.read()
         digest = hashlib.md5(data, usedforsecurity=False)
-        record = (digest.hexdigest(), len(data))
-        if objects.get(item.name) == record:
+        record = (
+            digest.hexdigest(),
+            len(data),
+            headers_digest(item.media_type, item.cache_control),
+        )
+        known = objects.get(item.name)
+        if known is not None and known[:2] == record[:2] and known[2] in ("", record[2]):
+            if not known[2]:  # found by listing, with the right bytes: taken as right
+                with self._lock:
+                    objects[item.name] = record
+                    self._changed = True
             os.unlink(item.token)
             return False
         headers = {"ContentType": item.media_type}
@@ -368,7 +403,7 @@ class S3Output:
                 )
         return removed
 
-    def _delete_each(self, names: list[str], objects: dict[str, tuple[str, int]]) -> None:
+    def _delete_each(self, names: list[str], objects: dict[str, Entry]) -> None:
         for name in names:
             self.requests += 1
             try:
@@ -414,7 +449,7 @@ _HINTS = {
     "s3:DeleteObject on the bucket",
     "InvalidAccessKeyId": "check AWS_ACCESS_KEY_ID (or the profile) for this service",
     "SignatureDoesNotMatch": "check AWS_SECRET_ACCESS_KEY (or the profile) for this service",
-    "NoRegionError": "set AWS_REGION or region in ~/.aws/config",
+    "NoRegionError": "set AWS_DEFAULT_REGION, region in ~/.aws/config, or ?region= in the URL",
 }
 _NO_BULK_DELETE = ("NotImplemented", "MethodNotAllowed", "501", "405")
 _CONNECTION_ERRORS = (
@@ -460,4 +495,8 @@ def _make_client(bucket: Bucket, concurrency: int) -> Any:
             "s3", endpoint_url=bucket.endpoint_url, region_name=bucket.region, config=config
         )
     except Exception as exc:
-        raise PublishError(f"{bucket.url}: cannot set up the S3 client ({exc})") from exc
+        hint = _HINTS.get(type(exc).__name__)
+        raise PublishError(
+            f"{bucket.url}: cannot set up the S3 client ({exc}){'; ' + hint if hint else ''}; "
+            "nothing was uploaded"
+        ) from exc
