@@ -187,6 +187,9 @@ class Worker:
             try:
                 # Short slices: a SIGTERM is seen within half a second.
                 heard = list(self._listener.notifies(timeout=min(left, 0.5), stop_after=1))
+                if heard:
+                    # Others committed at the same moment are taken in the same build.
+                    list(self._listener.notifies(timeout=0.01))
             except psycopg.Error as exc:
                 from .store.postgres import _reason
 
@@ -195,6 +198,4 @@ class Worker:
                 self.store.close()
                 return
             if heard:
-                # Others committed at the same moment are taken in the same build.
-                list(self._listener.notifies(timeout=0.01))
                 return
