@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .conftest import snapshot_tree
+from .s3server import Bucket
 
 NOW = "2024-07-01T00:00:00Z"
 
@@ -47,7 +48,7 @@ print(json.dumps({{"startup": startup, "modules": sorted(sys.modules)}}))
 """
 
 
-def build_in_fresh_python(data: Path, out: Path) -> tuple[set[str], set[str]]:
+def build_in_fresh_python(data: Path, out: Path | str) -> tuple[set[str], set[str]]:
     """Modules present at start-up, and after one `feeds build` in a new interpreter."""
     # pytest-cov's subprocess hook would import coverage's own modules
     env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE_")}
@@ -84,4 +85,20 @@ def test_idle_build_imports_no_parser_or_renderer(example_data: Path, tmp_path: 
     assert "feeds.cli" in idle
 
     imported = sorted(name for name in idle - startup if name.startswith(NOT_FOR_AN_IDLE_BUILD))
+    assert imported == []
+
+
+def test_idle_build_to_a_bucket_imports_no_s3_client(
+    example_data: Path, bucket: Bucket, tmp_path: Path
+) -> None:
+    """boto3 costs about 0.2 s to start: only a build with something to upload pays it."""
+    an_hour_ago = time.time() - 3600
+    for path in example_data.iterdir():
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    _, first = build_in_fresh_python(example_data, bucket.url)
+    assert "boto3" in first  # sanity: the first build uploaded
+    startup, idle = build_in_fresh_python(example_data, bucket.url)
+    imported = sorted(
+        name for name in idle - startup if name.startswith(("boto3", "botocore", "s3transfer"))
+    )
     assert imported == []
