@@ -17,6 +17,9 @@ from .settings import default
 from .timeutil import require_aware
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Characters XML 1.0 forbids (section 2.2, Char), which no feed can carry: C0 controls
+# but tab, newline and carriage return; lone surrogates; U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 ANCHOR_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 # RFC 4151: taggingEntity = authorityName "," date, where authorityName is a
 # DNS name or an email address and date is YYYY, YYYY-MM or YYYY-MM-DD.

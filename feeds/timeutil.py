@@ -195,10 +195,27 @@ def resolve_local(local: datetime, tz: ZoneInfo, offset: timedelta | None = None
     return first
 
 
+def whole_minute_offset(dt: datetime) -> datetime:
+    """The same instant with its UTC offset rounded to the nearest minute.
+
+    Zones' local mean times before standardisation had offsets with seconds
+    (Africa/Monrovia until 1972: -00:44:30; Europe/Amsterdam until 1937:
+    +00:19:32). RFC 3339 and RFC 822 offsets are hours and minutes only, so
+    such a time is written with the offset rounded and the wall-clock time
+    moved to match: the instant is exact, the local time off by under 30 s.
+    """
+    offset = dt.utcoffset()
+    if offset is None or not (offset.seconds % 60 or offset.microseconds):
+        return dt
+    minutes = round(offset.total_seconds() / 60)
+    return dt.astimezone(timezone(timedelta(minutes=minutes)))
+
+
 def rfc3339(dt: datetime) -> str:
-    """``2018-05-17T02:30:00+04:30``; UTC is written ``Z``."""
+    """``2018-05-17T02:30:00+04:30``; UTC is written ``Z``; an offset with seconds is
+    rounded to the minute (:func:`whole_minute_offset`)."""
     require_aware(dt, "rfc3339()")
-    text = dt.isoformat(timespec="seconds")
+    text = whole_minute_offset(dt).isoformat(timespec="seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -213,6 +230,7 @@ def rfc822(dt: datetime, *, gmt: bool = False) -> str:
         dt = dt.astimezone(UTC)
         zone_text = "GMT"
     else:
+        dt = whole_minute_offset(dt)
         seconds = int(dt.utcoffset().total_seconds())  # type: ignore[union-attr]
         minutes = abs(seconds) // 60
         zone_text = f"{'-' if seconds < 0 else '+'}{minutes // 60:02d}{minutes % 60:02d}"

@@ -10,7 +10,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from ..model import NOT_XML
+
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def xml_bytes(parts: list[str], feed_id: str) -> bytes:
+    """An XML document from its parts, refusing characters XML forbids: the store
+    rejects them, and a library caller building a model by hand must not get a feed
+    that no parser reads."""
+    document = "".join(parts)
+    bad = NOT_XML.search(document)
+    if bad:
+        raise ValueError(
+            f"{feed_id}: U+{ord(bad.group()):04X} cannot be written in XML; remove it from "
+            "the model's text"
+        )
+    return document.encode()
 
 
 def text(value: str) -> str:

@@ -12,8 +12,8 @@ import html
 from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Person, Update
-from ..timeutil import rfc3339
-from ._text import attr, text
+from ..timeutil import rfc3339, whole_minute_offset
+from ._text import attr, text, xml_bytes
 from .rss import GENERATOR, HISTORY, links_for
 
 FILENAME = "atom.xml"
@@ -43,7 +43,7 @@ def atom_entry(update: Update) -> str:
         "</id>\n    <title>",
         text(update.title),
         "</title>\n    <updated>",
-        update.updated.isoformat(),
+        whole_minute_offset(update.updated).isoformat(),
         "</updated>\n",
     ]
     for person in update.authors:
@@ -59,7 +59,8 @@ def atom_entry(update: Update) -> str:
     ]
     for tag in update.tags:
         parts += ['    <category term="', attr(tag), '"/>\n']
-    parts += ["    <published>", update.published.isoformat(), "</published>\n  </entry>\n"]
+    published = whole_minute_offset(update.published).isoformat()
+    parts += ["    <published>", published, "</published>\n  </entry>\n"]
     return "".join(parts)
 
 
@@ -88,7 +89,7 @@ def atom_document(feed: Feed, self_url: str, entries: Iterable[str]) -> bytes:
         "</id>\n  <title>",
         text(feed.title),
         "</title>\n  <updated>",
-        feed.updated.isoformat(),
+        whole_minute_offset(feed.updated).isoformat(),
         "</updated>\n",
     ]
     for person in feed.authors:
@@ -123,7 +124,7 @@ def atom_document(feed: Feed, self_url: str, entries: Iterable[str]) -> bytes:
         tail.append("  </at:deleted-entry>\n")
     if feed.archive:
         tail.append("  <fh:archive/>\n")
-    return "".join([*head, *entries, *tail, "</feed>\n"]).encode()
+    return xml_bytes([*head, *entries, *tail, "</feed>\n"], feed.id)
 
 
 def atom_feed(feed: Feed, self_url: str, entries: Sequence[tuple[str, str]]) -> bytes:

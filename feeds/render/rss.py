@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from ..model import Feed, Update
 from ..timeutil import rfc822, rfc3339
-from ._text import attr, edited, text
+from ._text import attr, edited, text, xml_bytes
 
 FILENAME = "rss.xml"
 MEDIA_TYPE = "application/rss+xml"
@@ -107,7 +107,7 @@ def rss_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
     if feed.ttl:
         head.append(f"    <ttl>{feed.ttl}</ttl>\n")
     tail = "    <fh:archive/>\n" if feed.archive else ""
-    return "".join([*head, *items, tail, "  </channel>\n</rss>\n"]).encode()
+    return xml_bytes([*head, *items, tail, "  </channel>\n</rss>\n"], feed.id)
 
 
 def rss_feed(feed: Feed, self_url: str, items: Sequence[tuple[str, str]]) -> bytes:

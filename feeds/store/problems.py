@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..errors import Problem
+from ..model import NOT_XML
 from ..timeutil import TimeError, zone
 
 
@@ -48,8 +49,21 @@ def decode_utf8(raw: bytes, problems: Problems) -> str | None:
     return text
 
 
-# Characters XML 1.0 forbids (section 2.2), which no feed can carry.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = NOT_XML
+
+
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def forbidden_reference(lines: list[str]) -> tuple[int, str] | None:
+    """The first character reference (``&#x1;``) to a character XML forbids: its line
+    (0-based) and text. Markdown turns those into U+FFFD, raw HTML keeps them."""
+    for number, line in enumerate(lines):
+        for m in _CHAR_REF.finditer(line):
+            code = int(m[1], 16) if m[1] else int(m[2])
+            if 0 < code < 0xD800 and NOT_XML.match(chr(code)) or code in (0xFFFE, 0xFFFF):
+                return number, m.group()
+    return None
 
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")

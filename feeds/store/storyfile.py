@@ -28,6 +28,7 @@ from itertools import accumulate
 from typing import Any, cast
 
 from ..model import (
+    NOT_XML,
     SLUG_RE,
     Person,
     Site,
@@ -41,7 +42,7 @@ from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_te
 from ..timeutil import TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
-from .problems import Problems, Table, decode_utf8, toml_error
+from .problems import Problems, Table, decode_utf8, forbidden_reference, toml_error
 
 FRONT_MATTER_KEYS = (
     "title",
@@ -171,6 +172,9 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
     for heading, start, end in zip(headings, bounds, bounds[1:], strict=False):
         section = _strip_blank("\n".join(body[start + 1 : end]))
         html = markdown_to_html(section, story_url)
+        if NOT_XML.search(html):
+            _forbidden(problems, body[start + 1 : end], heading.line + 1)
+            continue
         plain = plain_text(html)
         if not section and not heading.title:
             problems.add(
@@ -209,6 +213,10 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
         )
     if problems:
         return None
+    background_html = markdown_to_html(background, story_url)
+    if NOT_XML.search(background_html):
+        _forbidden(problems, body[: bounds[0]], body_first_line)
+        return None
     updates.sort(key=lambda u: u.sort_key, reverse=True)
     if not updates and created is None:
         problems.add(
@@ -229,11 +237,21 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
         url=story_url,
         feed_id=story_feed_id(site, slug),
         background=background,
-        background_html=markdown_to_html(background, story_url),
+        background_html=background_html,
         updates=tuple(updates),
         link=link,
         created=created,
         source=str(problems.where),
+    )
+
+
+def _forbidden(problems: Problems, lines: list[str], first_line: int) -> None:
+    """The text holds a character reference to a character XML forbids: say where."""
+    found = forbidden_reference(lines)
+    line, ref = (first_line + found[0], found[1]) if found else (first_line, "a reference")
+    problems.add(
+        line,
+        f"{ref} stands for a control character that no feed can carry (XML forbids it); remove it",
     )
 
 
