@@ -139,3 +139,64 @@ def test_offsets_with_seconds_are_written_as_rfc_3339_and_822_allow(
         assert RFC3339.match(value), value
     assert rfc3339(utc) == utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert rfc822(utc).endswith("+0000")
+
+
+UPDATE = "## 2026-10-24 22:00 — Fire reported {#fire}\n\nSmoke over the hills.\n\n"
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "## 2026-1024 23:00 — Evacuation {#evacuation}",
+        "## 20261024 23:00",
+        "## 2026-1O-24 23:00 — Letter O for zero",
+        "## Sat 24 Oct 23:00",
+        "## 24/10 at 23:00",
+        "## Evacuation {#evacuation}",
+    ],
+)
+def test_a_mistyped_update_heading_is_an_error_not_text(
+    heading: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    """Read as text, it would take a published update out of every feed (exit 0)."""
+    root = make_store(a=story(body=UPDATE + heading + "\n\nRoads closed.\n"))
+    done = CliRunner().invoke(
+        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
+        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "a.md:9:" in done.output
+    assert "does not start with a date and time" in done.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tag", ["pre", "script", "textarea", "div"])
+def test_an_update_heading_inside_a_raw_html_block_is_an_error(
+    tag: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    block = f"<{tag}>\nSome text\n## 2026-10-24 23:00 — Hidden {{#hidden}}\n</{tag}>\n"
+    root = make_store(a=story(body=UPDATE + block))
+    done = CliRunner().invoke(
+        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
+        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "a.md:11: this update heading is inside the HTML block opened on line 9" in done.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "## Background\n\nWhat came before.",  # a level-2 heading without a time: text
+        "### Timeline of the night\n\nA subheading.",  # level 3 in an update's text
+        "```\n## 2026-10-24 23:00 — In a code example {#code}\n```",  # closed code fence
+    ],
+)
+def test_what_is_still_text(text: str, make_store: StoreFactory, tmp_path: Path) -> None:
+    root = make_store(a=story(body=UPDATE + text + "\n"))
+    done = CliRunner().invoke(
+        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
+        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "out" / "a" / "atom.xml").read_bytes().count(b"<entry>") == 1

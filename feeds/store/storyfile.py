@@ -63,6 +63,9 @@ SUMMARY_CHARS = 300
 _DATE_OR_TIME = re.compile(r"^(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(?!\d))")
 _RAW_HEADING = re.compile(r"^ {0,3}#{1,6}(?P<space>[ \t]*)(?P<text>.*)$")
 _LOOKS_LIKE_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]*\d", re.MULTILINE)
+# In a level-2 heading that is not an update's: a clock time, or an {#anchor ...}.
+_TIME_TOKEN = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d])")
+_ANCHOR_BLOCK = re.compile(r"\{#[^{}]*\}\s*$")
 
 
 def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story | None:
@@ -335,6 +338,15 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
                     f"update heading {content!r} must start with the full local date and time: "
                     "## YYYY-MM-DD HH:MM",
                 )
+        elif is_update_level and (_TIME_TOKEN.search(content) or _ANCHOR_BLOCK.search(content)):
+            # A mistyped date ("2026-1024", "Sat 24 Oct 23:00") must not turn an update
+            # into text of the one above: it would leave every feed without a word.
+            problems.add(
+                line,
+                f'"## {content}" looks like an update heading, but it does not start with a '
+                "date and time: write ## YYYY-MM-DD HH:MM — Title (or, for a subheading in an "
+                "update's text, ### ...)",
+            )
     # Lines that look like update headings but are not headings (found in the
     # whole text at once: most lines do not start with a #).
     line_starts = [0, *accumulate(len(line) + 1 for line in body)]
@@ -357,6 +369,13 @@ def _headings(body: list[str], first_line: int, tz_name: str, problems: Problems
                 f"this looks like an update heading, but the {what} opened on line "
                 f"{first_line + block[0]} is never closed, so everything after it is read as "
                 "part of it: close it",
+            )
+        elif block[3] == "html_block" and m["space"]:
+            problems.add(
+                first_line + index,
+                f"this update heading is inside the HTML block opened on line "
+                f"{first_line + block[0]}, so it is read as part of that block: end the block "
+                "before it (its closing tag; for most tags a blank line does too)",
             )
     return found
 
