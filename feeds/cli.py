@@ -53,6 +53,10 @@ def _parse_timestamp(text: str) -> datetime:
         raise click.BadParameter(f"{text!r} is not a time like 2018-05-17T03:00:00Z") from None
     if value.tzinfo is None:
         raise click.BadParameter(f"{text!r} needs a UTC offset, like 2018-05-17T03:00:00+04:30")
+    from .timeutil import MAX_YEAR, MIN_YEAR
+
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise click.BadParameter(f"{text!r}: years run {MIN_YEAR}-{MAX_YEAR} here")
     return value
 
 
@@ -149,8 +153,14 @@ def _ws(data_dir: Path | None, out_dir: Path | None, state_dir: Path | None) -> 
 def _read_text(text: str | None, initial: str = "") -> str:
     """TEXT from the argument, stdin for "-", or $EDITOR."""
     if text == "-":
-        stdin: str = sys.stdin.read()
-        return stdin
+        raw = sys.stdin.buffer.read()
+        try:
+            return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                f"{exc.start}); convert it first, e.g. iconv -f latin1 -t utf-8"
+            ) from None
     if text is not None:
         return text
     edited = click.edit(initial, extension=".md", require_save=True)
@@ -1073,4 +1083,19 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main() -> None:
+    _refuse_undecodable_arguments(sys.argv[1:])
     cli(prog_name="feeds")
+
+
+def _refuse_undecodable_arguments(args: list[str]) -> None:
+    """An argument that is not UTF-8 arrives with lone surrogates (PEP 383); as text of an
+    update it could never be written. A path that exists is left to the command."""
+    for number, arg in enumerate(args, 1):
+        if any("\udc80" <= c <= "\udcff" for c in arg) and not os.path.lexists(arg):
+            byte = next(ord(c) - 0xDC00 for c in arg if "\udc80" <= c <= "\udcff")
+            click.echo(
+                f"Error: argument {number} is not UTF-8 text (byte 0x{byte:02x}); feeds reads "
+                "and writes UTF-8: set a UTF-8 locale, or convert it (iconv -t utf-8)",
+                err=True,
+            )
+            sys.exit(2)

@@ -186,14 +186,14 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
     """site.toml's settings, checked (the workspace paths too, which the Site does not hold)."""
     from .model import Site
     from .store.people import person
-    from .store.problems import Problems, Table, decode_utf8, toml_error
+    from .store.problems import Problems, Table, decode_utf8, parse_toml, toml_error
 
     problems = Problems(where)
     text = decode_utf8(raw, problems)
     data: dict[str, object] = {}
     if text is not None:
         try:
-            data = tomllib.loads(text)
+            data = parse_toml(text)
         except tomllib.TOMLDecodeError as exc:
             line, message = toml_error(str(exc))
             problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
@@ -450,8 +450,10 @@ def resolve_workspace(
 def _paths_in(path: Path) -> dict[str, str]:
     """The workspace keys (``store``, ``out``, ``state``...) as site.toml sets them; nothing
     if it cannot be read (the command that reads the settings says why)."""
+    from .store.problems import parse_toml
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        data = parse_toml(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return {}
     found = {

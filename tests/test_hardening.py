@@ -200,3 +200,123 @@ def test_what_is_still_text(text: str, make_store: StoreFactory, tmp_path: Path)
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert (tmp_path / "out" / "a" / "atom.xml").read_bytes().count(b"<entry>") == 1
+
+
+def _one_clean_line(output: str) -> None:
+    assert "Traceback" not in output
+    errors = [ln for ln in output.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["build", "--now", "9999-12-31T23:59:59-23:59"], {}, "years run 1900-2199"),
+        (["build"], {"FEEDS_NOW": "0001-01-01T00:00:00+23:00"}, "FEEDS_NOW"),
+    ],
+)
+def test_clock_values_out_of_range_are_usage_errors(
+    args: list[str], env: dict[str, str], expected: str, example_data: Path, tmp_path: Path
+) -> None:
+    done = CliRunner().invoke(
+        cli, [*args, "--data", str(example_data), "--out", str(tmp_path / "out")], env=env
+    )
+    assert done.exit_code == 2, done.output
+    assert expected in done.output and "Traceback" not in done.output
+    assert not (tmp_path / "out").exists()
+    assert not any((example_data.parent / ".feeds").glob("staging"))
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [
+        ("created = 9999-12-31T23:59:59-23:59", "created: years run 1900-2199"),
+        ("created = 1000-01-01T00:00:00Z", "created: years run 1900-2199"),
+        ("deep = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+    ],
+)
+def test_front_matter_beyond_what_can_be_read_is_an_error(
+    front: str, expected: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(f'title = "A"\n{front}', "## 2024-06-01 10:00 {#a}\n\nText."))
+    done = CliRunner().invoke(cli, ["build", "--data", str(root), "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1, done.output
+    assert "a.md:" in done.output and expected in done.output
+    _one_clean_line(done.output)
+
+
+def test_text_that_is_not_utf8_is_refused(make_store: StoreFactory, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\nText."))
+    before = snapshot_tree(root)
+    command = [sys.executable, "-m", "feeds", "add", "a", "--data", str(root)]
+    done = subprocess.run(
+        [*command, b"caf\xe9".decode(errors="surrogateescape")], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "argument 5 is not UTF-8 text (byte 0xe9)" in done.stderr
+    _one_clean_line(done.stderr)
+    done = subprocess.run([*command, "-"], input=b"caf\xe9", capture_output=True)
+    assert done.returncode == 1
+    assert b"standard input is not UTF-8 text (byte 0xe9 at offset 3)" in done.stderr
+    assert snapshot_tree(root) == before
+
+
+PAGE = (
+    "<html><body><h2>10:00 — Storm</h2><p>Wind.</p><h2>11:00 — Rain</h2><p>Rain.</p></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "extra", "expected"),
+    [
+        (b"", [], "not an HTML page that can be read"),
+        (
+            b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+            + PAGE.encode()[6:],
+            ["--date", "2024-01-01", "--timezone", "UTC"],
+            None,
+        ),
+        (
+            b'<html><head><meta charset="punycode"></head>' + PAGE.encode()[6:],
+            [],
+            "not a character encoding of web pages",
+        ),
+        (
+            b'<html><body><article><time datetime="9999-12-31T23:59:59-23:59">x</time>'
+            b"<p>Something.</p></article></body></html>",
+            ["--timezone", "UTC"],
+            "years run 1900-2199",
+        ),
+        (PAGE.encode(), ["--date", "2024-01-01", "--timezone", "Mars/Olympus"], "unknown timezone"),
+    ],
+)
+def test_pages_the_importer_cannot_read_are_one_line_errors(
+    page: bytes,
+    extra: list[str],
+    expected: str | None,
+    make_store: StoreFactory,
+    tmp_path: Path,
+) -> None:
+    root = make_store()
+    before = snapshot_tree(root)
+    source = tmp_path / "page.html"
+    source.write_bytes(page)
+    done = CliRunner().invoke(
+        cli, ["import", str(source), "--story", "s", "--data", str(root), "--dry-run", *extra]
+    )
+    if expected is None:  # read: an XHTML page with its XML declaration
+        assert done.exit_code == 0, done.output
+        return
+    assert done.exit_code == 1, done.output
+    assert expected in done.output
+    _one_clean_line(done.output)
+    assert snapshot_tree(root) == before
+
+
+def test_a_url_that_cannot_be_parsed_is_an_import_error(make_store: StoreFactory) -> None:
+    root = make_store()
+    done = CliRunner().invoke(cli, ["import", "http://[::1", "--story", "s", "--data", str(root)])
+    assert done.exit_code == 1 and "not a valid URL" in done.output
+    _one_clean_line(done.output)

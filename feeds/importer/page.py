@@ -15,6 +15,9 @@ from datetime import date, datetime
 from lxml import etree
 from lxml import html as lxml_html
 
+from ..errors import ImportProblem
+from ..timeutil import MAX_YEAR, MIN_YEAR
+
 BLOCK_TAGS = {
     "p",
     "h1",
@@ -95,7 +98,12 @@ def text_page(raw: str) -> Page:
 
 
 def html_page(raw: str) -> Page:
-    root = lxml_html.document_fromstring(raw)
+    # An XHTML page's XML declaration names an encoding lxml refuses in decoded text.
+    raw = _XML_DECLARATION.sub("", raw, count=1)
+    try:
+        root = lxml_html.document_fromstring(raw)
+    except (etree.ParserError, ValueError) as exc:
+        raise ImportProblem(f"not an HTML page that can be read ({exc})") from exc
     for bad in root.xpath(
         "//script[not(@type='application/ld+json')]|//style|//noscript|"
         "//nav|//footer|//aside|//form|//template"
@@ -199,17 +207,22 @@ def _first_text(root: etree._Element, xpath: str) -> str:
     return " ".join(found[0].text_content().split()) if found else ""
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
 def _when(value: str) -> datetime | date | None:
+    """A machine-readable date or time; None if there is none, or it is out of range."""
     if not value:
         return None
+    found: datetime | date
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        found = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         try:
-            return date.fromisoformat(value[:10])
+            found = date.fromisoformat(value[:10])
         except ValueError:
             return None
-    return parsed
+    return found if MIN_YEAR <= found.year <= MAX_YEAR else None
 
 
 _ESCAPE = re.compile(r"([\\`*_\[\]<>])")

@@ -27,7 +27,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ..errors import ImportProblem
-from ..timeutil import wall_time_exists
+from ..timeutil import MAX_YEAR, MIN_YEAR, TimeError, wall_time_exists
+from ..timeutil import zone as timeutil_zone
 from .page import Page
 from .stamps import ZONES, Stamp, find_date_line, find_stamp, stamp_from_attribute
 
@@ -176,7 +177,10 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
             "the page's times have no zone: give the story's zone with --timezone "
             "(an IANA name such as Asia/Tehran)"
         )
-    tz = ZoneInfo(zone_name)
+    try:
+        tz = timeutil_zone(zone_name)
+    except TimeError as exc:
+        raise ImportProblem(f"--timezone: {exc}") from None
     order = _order(updates)
     if reference is None and not all(u.stamp.exact or u.stamp.on or u.day for u in updates):
         raise ImportProblem(
@@ -256,6 +260,11 @@ def _resolve(updates: list[Found], tz: ZoneInfo, order: str, reference: date | N
     for update in updates:
         stamp = update.stamp
         if stamp.exact is not None:
+            if not MIN_YEAR <= stamp.exact.year <= MAX_YEAR:
+                raise ImportProblem(
+                    f"{stamp.exact.isoformat()}: years run {MIN_YEAR}-{MAX_YEAR} here; this "
+                    "page's time cannot be right"
+                )
             update.when = stamp.exact.astimezone(tz)
             previous, day = update.when, update.when.date()
             continue

@@ -600,13 +600,13 @@ def save_story(conn: psycopg.Connection[Any], story: Story, raw: bytes) -> None:
     their rows, marked deleted; an update that comes back is restored.
     """
     from .headings import HeadingLine
-    from .problems import Problems, decode_utf8
+    from .problems import Problems, decode_utf8, parse_toml
 
     mine(conn)
     text = decode_utf8(raw, Problems("")) or ""
     lines = text.split("\n")
     close = next(i for i in range(1, len(lines)) if lines[i].strip() == "+++")
-    front = tomllib.loads("\n".join(lines[1:close]))
+    front = parse_toml("\n".join(lines[1:close]))
     values = {
         "slug": story.slug,
         "title": story.title,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import Problem
@@ -64,6 +66,17 @@ def forbidden_reference(lines: list[str]) -> tuple[int, str] | None:
             if 0 < code < 0xD800 and NOT_XML.match(chr(code)) or code in (0xFFFE, 0xFFFF):
                 return number, m.group()
     return None
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, with values nested too deeply for it (a thousand ``[``) reported
+    as a TOML error like any other instead of exhausting the stack."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(
+            "arrays or inline tables nested too deeply (at line 1, column 1)"
+        ) from None
 
 
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")

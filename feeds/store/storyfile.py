@@ -39,10 +39,17 @@ from ..model import (
     update_id,
 )
 from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_text
-from ..timeutil import TimeError, resolve_local, zone
+from ..timeutil import MAX_YEAR, MIN_YEAR, TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
-from .problems import Problems, Table, decode_utf8, forbidden_reference, toml_error
+from .problems import (
+    Problems,
+    Table,
+    decode_utf8,
+    forbidden_reference,
+    parse_toml,
+    toml_error,
+)
 
 FRONT_MATTER_KEYS = (
     "title",
@@ -98,7 +105,7 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
         return None
     fm_lines = lines[1:close]
     try:
-        data = tomllib.loads("\n".join(fm_lines))
+        data = parse_toml("\n".join(fm_lines))
     except tomllib.TOMLDecodeError as exc:
         rel, message = toml_error(str(exc))
         problems.add(
@@ -272,6 +279,9 @@ def _content_hash(heading: Heading, text: str, authors: tuple[Person, ...]) -> s
 def _created(value: object, tz_name: str, meta: Table) -> datetime | None:
     """``created`` as a TOML datetime; a local one is read in the story's zone."""
     if isinstance(value, datetime):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            meta.complain("created", f"created: years run {MIN_YEAR}-{MAX_YEAR} here")
+            return None
         if value.tzinfo is not None:
             return value
         try:
