@@ -68,6 +68,7 @@ class Site:
     archive_max_age: int = int(default("archive_max_age") or 0)
     ttl: int | None = None  # minutes: RSS <ttl>, how long pollers may wait
     websub_hub: str | None = None  # WebSub hub to announce and ping
+    import_allow_hosts: str = ""  # hosts feeds import may fetch from though not public
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):

@@ -101,6 +101,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("websub_hub", "url", "A WebSub hub to announce in the feeds and ping.", ""),
     Setting(
+        "import_allow_hosts",
+        "string",
+        "Hosts that feeds import may fetch from although they are not public addresses "
+        '(an intranet, a test server), separated by spaces: "127.0.0.1 wire.internal".',
+        "",
+        shapes_output=False,
+    ),
+    Setting(
         "store",
         "store",
         "Where the stories are kept: this folder, or a PostgreSQL URL "

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from lxml import etree
 
 from feeds.cli import cli
+from feeds.errors import ImportProblem
 from feeds.render.atom import atom_feed
 from feeds.render.rss import rss_feed
 from feeds.timeutil import rfc822, rfc3339
 
-from .conftest import StoreFactory, publish_store, render_store, snapshot_tree, story
+from .conftest import SITE_TOML, StoreFactory, publish_store, render_store, snapshot_tree, story
 from .feedcheck import check_atom
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$")
@@ -320,3 +324,120 @@ def test_a_url_that_cannot_be_parsed_is_an_import_error(make_store: StoreFactory
     done = CliRunner().invoke(cli, ["import", "http://[::1", "--story", "s", "--data", str(root)])
     assert done.exit_code == 1 and "not a valid URL" in done.output
     _one_clean_line(done.output)
+
+
+# --- the importer fetches only from public addresses ----------------------------
+
+
+class _Pages:
+    """A local HTTP server whose paths answer as the test says (to 127.0.0.1 only)."""
+
+    def __init__(self, routes: dict[str, tuple[int, dict[str, str], bytes, float]]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, headers, body, drip = routes.get(self.path, (404, {}, b"", 0.0))
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for byte in [body[i : i + 1] for i in range(len(body))] if drip else [body]:
+                    try:
+                        self.wfile.write(byte)
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(drip)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.routes = routes  # what the handler answers: tests add to it
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+@pytest.fixture
+def pages() -> Iterator[_Pages]:
+    server = _Pages({})
+    yield server
+    server.close()
+
+
+def _import(root: Path, url: str) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["import", url, "--story", "s", "--data", str(root), "--date", "2024-01-01",
+         "--timezone", "UTC"],
+    )  # fmt: skip
+
+
+def test_loopback_and_private_addresses_are_refused_unless_allowed(
+    pages: _Pages, make_store: StoreFactory
+) -> None:
+    pages.routes["/live"] = (200, HTML, PAGE.encode(), 0.0)
+    root = make_store()
+    before = snapshot_tree(root)
+    done = _import(root, f"http://127.0.0.1:{pages.port}/live")
+    assert done.exit_code == 1
+    assert "127.0.0.1 is not a public address" in done.output
+    assert 'import_allow_hosts = "127.0.0.1"' in done.output
+    _one_clean_line(done.output)
+    assert snapshot_tree(root) == before
+    allowed = make_store(SITE_TOML + 'import_allow_hosts = "127.0.0.1"\n')
+    done = _import(allowed, f"http://127.0.0.1:{pages.port}/live")
+    assert done.exit_code == 0, done.output
+    assert "2 new" in done.output
+
+
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:{port}/live", "ftp://127.0.0.1:{port}/live", "file:///etc/passwd"]
+)
+def test_every_redirect_is_checked_again(
+    target: str, pages: _Pages, make_store: StoreFactory
+) -> None:
+    """localhost is allowed by name; a redirect to 127.0.0.1 (or to ftp:, file:) is not."""
+    routes = pages.routes
+    routes["/live"] = (200, HTML, PAGE.encode(), 0.0)
+    routes["/jump"] = (302, {"Location": target.format(port=pages.port)}, b"", 0.0)
+    root = make_store(SITE_TOML + 'import_allow_hosts = "localhost"\n')
+    done = _import(root, f"http://localhost:{pages.port}/jump")
+    assert done.exit_code == 1, done.output
+    assert "not a public address" in done.output or "which is not http(s)" in done.output
+    _one_clean_line(done.output)
+
+
+def test_a_page_that_trickles_in_is_stopped_at_the_deadline(pages: _Pages) -> None:
+    from feeds.importer.fetch import read_source
+
+    pages.routes["/slow"] = (200, HTML, b"x" * 40, 0.1)  # a byte every 0.1 s: 4 s in all
+    started = time.monotonic()
+    with pytest.raises(ImportProblem, match="took longer than 1 s"):
+        read_source(f"http://127.0.0.1:{pages.port}/slow", allow_hosts=("127.0.0.1",), deadline=1.0)
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "::1",
+     "fe80::1", "fc00::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.1"],
+)  # fmt: skip
+def test_what_is_not_public(address: str) -> None:
+    import ipaddress
+
+    from feeds.importer.fetch import _public
+
+    assert not _public(ipaddress.ip_address(address))
+    assert _public(ipaddress.ip_address("93.184.215.14"))

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from feeds.cli import cli
 
-from .conftest import REPO, StoreFactory, load_store, snapshot_tree
+from .conftest import REPO, SITE_TOML, StoreFactory, load_store, snapshot_tree
 from .servers import static_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -209,7 +209,7 @@ def test_a_grown_page_by_url_adds_only_the_new_updates(
     page = (FIXTURES / "rail-strike-numbered.txt").read_text()
     older = page.split("Update 4")[0] + "Update 2" + page.split("Update 2", 1)[1]
     (site / "live.txt").write_text(older)
-    root = make_store()
+    root = make_store(SITE_TOML + 'import_allow_hosts = "127.0.0.1"\n')
     with static_server(site) as base:
         url = f"{base}live.txt"
         first = feeds(
@@ -253,9 +253,9 @@ def test_unreachable_url(make_store: StoreFactory) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = feeds(
-        make_store(), "import", f"http://127.0.0.1:{port}/x", "--story", "x", "--timezone", "UTC"
-    )
+    root = make_store(SITE_TOML + 'import_allow_hosts = "127.0.0.1"\n')
+    url = f"http://127.0.0.1:{port}/x"
+    result = feeds(root, "import", url, "--story", "x", "--timezone", "UTC")
     assert result.exit_code == 1 and "cannot fetch it" in result.output
 
 

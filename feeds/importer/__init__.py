@@ -41,7 +41,8 @@ def import_page(
     update: bool = False,
     now: datetime,
 ) -> ImportResult:
-    got = read_source(source)
+    allow = tuple(ws.store.read_site().import_allow_hosts.split())
+    got = read_source(source, allow_hosts=allow)
     is_html = fmt == "html" or (fmt == "auto" and (got.is_html or looks_like_html(got.text)))
     page = html_page(got.text) if is_html else text_page(got.text)
     existing = _existing(ws, slug)  # the one story, read once

@@ -1,21 +1,40 @@
-"""Getting a page: a file, standard input ("-"), or an http(s) URL."""
+"""Getting a page: a file, standard input ("-"), or an http(s) URL.
+
+A URL is fetched only from public addresses: each connection (the first and
+every redirect's) resolves the host, checks every address it would connect to
+against loopback, private, link-local, shared and reserved ranges, and
+connects to the address it checked, so a name that resolves differently a
+moment later (DNS rebinding) gains nothing. Hosts named in the site's
+``import_allow_hosts`` (a name as written in the URL, or an address) are let
+through. Redirects go to http(s) only. No proxy from the environment is used
+(it would hide the address). The whole fetch has a deadline, not only each
+read, and the body is capped by the bytes actually read (no
+``Accept-Encoding`` is sent, so nothing is decompressed).
+"""
 
 from __future__ import annotations
 
 import codecs
+import http.client
+import ipaddress
 import re
+import socket
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ImportProblem
 
 USER_AGENT = f"feeds/{version('feeds')} (live-blog importer; +https://pypi.org/project/feeds/)"
 MAX_BYTES = 5 * 1024 * 1024
-TIMEOUT = 20.0
+TIMEOUT = 20.0  # seconds, for connecting and for each read
+DEADLINE = 60.0  # seconds, for the whole fetch
 
 
 @dataclass(frozen=True)
@@ -25,14 +44,21 @@ class Source:
     url: str | None  # where it came from, if it was a URL
 
 
-def read_source(source: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> Source:
+def read_source(
+    source: str,
+    *,
+    timeout: float = TIMEOUT,
+    max_bytes: int = MAX_BYTES,
+    allow_hosts: tuple[str, ...] = (),
+    deadline: float = DEADLINE,
+) -> Source:
     if source == "-":
         raw = sys.stdin.buffer.read(max_bytes + 1)
         if len(raw) > max_bytes:
             raise ImportProblem(f"standard input: more than {max_bytes:,} bytes")
         return Source(_decode(raw, None, "standard input"), None, None)
     if source.startswith(("http://", "https://")):
-        return _fetch(source, timeout, max_bytes)
+        return _fetch(source, timeout, max_bytes, allow_hosts, deadline)
     path = Path(source)
     try:
         raw = path.read_bytes()
@@ -44,20 +70,37 @@ def read_source(source: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_B
     return Source(_decode(raw, None, source), is_html, None)
 
 
-def _fetch(url: str, timeout: float, max_bytes: int) -> Source:
+def _fetch(
+    url: str, timeout: float, max_bytes: int, allow_hosts: tuple[str, ...], deadline: float
+) -> Source:
+    ends = time.monotonic() + deadline
+    allow = frozenset(h.lower().strip("[]") for h in allow_hosts)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _GuardedHTTPHandler(allow),
+        _GuardedHTTPSHandler(allow),
+        _HttpRedirects(),
+    )
     try:
         request = urllib.request.Request(
             url,
             headers={"User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"},
         )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(max_bytes + 1)
+        with opener.open(request, timeout=min(timeout, deadline)) as response:
+            raw = _read_body(response, max_bytes, ends, url, deadline)
             kind = response.headers.get_content_type()
             charset = response.headers.get_content_charset()
     except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+        if location:  # urllib's own refusal: a redirect to file:, data: and the like
+            raise ImportProblem(
+                f"{url}: redirected to {location}, which is not http(s); not followed"
+            ) from exc
         raise ImportProblem(f"{url}: the server answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ImportProblem):
+            raise reason from None
         raise ImportProblem(f"{url}: cannot fetch it ({reason}; timeout {timeout:g}s)") from exc
     except ValueError as exc:  # urllib's own parse: "Invalid IPv6 URL", a bad port
         raise ImportProblem(f"{url}: not a valid URL ({exc})") from exc
@@ -65,6 +108,107 @@ def _fetch(url: str, timeout: float, max_bytes: int) -> Source:
         raise ImportProblem(f"{url}: the page is larger than {max_bytes:,} bytes")
     is_html = True if kind in ("text/html", "application/xhtml+xml") else None
     return Source(_decode(raw, charset, url), is_html, url)
+
+
+def _read_body(response: Any, max_bytes: int, ends: float, url: str, deadline: float) -> bytes:
+    """The body, a little at a time, until the cap or the deadline: a server that sends
+    one byte a second cannot hold an import for longer than the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        if time.monotonic() > ends:
+            raise ImportProblem(
+                f"{url}: the page took longer than {deadline:g} s to arrive; try again later"
+            )
+        chunk = response.read1(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _connect(host: str, port: int, timeout: float | None, allow: frozenset[str]) -> socket.socket:
+    """A connection to ``host``, only to an address a page may come from."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ImportProblem(f"{host}: cannot resolve it ({exc.strerror or exc})") from None
+    named = host.lower().strip("[]") in allow
+    refused = None
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
+        if not (named or str(ip) in allow or _public(ip)):
+            refused = ip
+            continue
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    if last is not None:
+        raise last
+    what = host if host.strip("[]") == str(refused) else f"{host} ({refused})"
+    raise ImportProblem(
+        f"{what} is not a public address: feeds imports only from public addresses; to "
+        f'allow it, add import_allow_hosts = "{host}" to site.toml'
+    )
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    allow: frozenset[str] = frozenset()
+
+    def connect(self) -> None:
+        self.sock = _connect(self.host, self.port, self.timeout, self.allow)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    allow: frozenset[str] = frozenset()
+
+    def connect(self) -> None:
+        sock = _connect(self.host, self.port, self.timeout, self.allow)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allow: frozenset[str]) -> None:
+        super().__init__()
+        self.connection: Any = type("Connection", (_GuardedHTTPConnection,), {"allow": allow})
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.connection, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allow: frozenset[str]) -> None:
+        super().__init__()
+        self.connection: Any = type("Connection", (_GuardedHTTPSConnection,), {"allow": allow})
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.connection, req)
+
+
+class _HttpRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        scheme = urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ImportProblem(
+                f"{req.full_url}: redirected to {newurl}, which is not http(s); not followed"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _decode(raw: bytes, charset: str | None, where: str) -> str:
