@@ -441,3 +441,37 @@ def test_what_is_not_public(address: str) -> None:
 
     assert not _public(ipaddress.ip_address(address))
     assert _public(ipaddress.ip_address("93.184.215.14"))
+
+
+# --- only regular files, reads bounded by what arrives ----------------------------
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "loop"])
+def test_a_store_entry_that_is_not_a_regular_file_is_an_error_not_a_hang(
+    kind: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    import os
+
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\nText."))
+    entry = root / "b.md"
+    if kind == "device":
+        entry.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(entry)
+    else:
+        entry.symlink_to(root / "b.md")
+    done = CliRunner().invoke(cli, ["build", "--data", str(root), "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1, done.output
+    assert "b.md:" in done.output
+    assert "not a regular file" in done.output or "symbolic link to nothing" in done.output
+    assert "Traceback" not in done.output
+    assert not (tmp_path / "o").exists()
+    assert not (root.parent / ".feeds" / "staging").exists()
+
+
+def test_the_importer_reads_no_device(make_store: StoreFactory) -> None:
+    done = CliRunner().invoke(
+        cli, ["import", "/dev/zero", "--story", "z", "--data", str(make_store())]
+    )
+    assert done.exit_code == 1 and "/dev/zero: not a regular file" in done.output
+    _one_clean_line(done.output)

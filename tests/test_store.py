@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -179,17 +180,17 @@ def test_a_file_saved_during_the_read_is_read_again(
     from feeds.store import files
 
     root = make_store(s=story(body="## 2024-06-01 09:00\n\nHalf"))
-    real = Path.read_bytes
+    real = files.read_regular
     calls = []
 
-    def saving_meanwhile(self: Path) -> bytes:
-        data = real(self)
-        if self.name == "s.md" and not calls:
+    def saving_meanwhile(path: Path, limit: int) -> tuple[os.stat_result, bytes]:
+        found = real(path, limit)
+        if path.name == "s.md" and not calls:
             calls.append(1)  # the editor finishes its save right after our read
-            self.write_text(story(body="## 2024-06-01 09:00\n\nHalf and the rest."))
-        return data
+            path.write_text(story(body="## 2024-06-01 09:00\n\nHalf and the rest."))
+        return found
 
-    monkeypatch.setattr(files.Path, "read_bytes", saving_meanwhile)
+    monkeypatch.setattr(files, "read_regular", saving_meanwhile)
     (s,) = load_store(root).stories
     assert s.updates[0].text == "Half and the rest."
 

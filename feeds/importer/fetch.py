@@ -60,8 +60,12 @@ def read_source(
     if source.startswith(("http://", "https://")):
         return _fetch(source, timeout, max_bytes, allow_hosts, deadline)
     path = Path(source)
+    from ..store.files import NotRegularFile, read_regular
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, max_bytes)[1]
+    except NotRegularFile:
+        raise ImportProblem(f"{source}: not a regular file (a device or a pipe)") from None
     except OSError as exc:
         raise ImportProblem(f"{source}: cannot read it ({exc.strerror})") from exc
     if len(raw) > max_bytes:

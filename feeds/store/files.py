@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -92,7 +93,7 @@ class FileStore:
         # The usual case, decided from the listing alone (no Path, no stat).
         stem = name[:-3]
         usual = name.endswith(".md") and len(stem) <= 100 and SLUG_RE.match(stem)
-        if usual and not entry.is_dir() and not entry.is_symlink():
+        if usual and not entry.is_symlink() and not entry.is_dir():
             return stem
         stem, suffix = os.path.splitext(name)
         if suffix.lower() not in (".md", ".markdown"):
@@ -107,10 +108,12 @@ class FileStore:
                     "(or start its name with _ to keep it out of the store)",
                 )
             )
+        elif entry.is_symlink() and not _follows(path):
+            problems.append(
+                Problem(path, None, "a symbolic link to nothing (or a loop); fix or remove it")
+            )
         elif entry.is_dir():
             problems.append(Problem(path, None, "a folder named like a story file; rename it"))
-        elif entry.is_symlink() and not path.exists():
-            problems.append(Problem(path, None, "a symbolic link to nothing; fix or remove it"))
         elif not SLUG_RE.match(stem) or len(stem) > 100:
             problems.append(
                 Problem(
@@ -151,7 +154,14 @@ class FileStore:
         return StoryRead(story, tuple(found.items), hashlib.sha256(raw).hexdigest())
 
     def story_source(self, slug: str) -> bytes:
-        return self.path(slug).read_bytes()
+        path = self.path(slug)
+        try:
+            raw = read_regular(path, MAX_FILE_BYTES)[1]
+        except NotRegularFile:
+            raise AuthoringError(f"{path}: not a regular file; a store holds only files") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise AuthoringError(f"{path}: more than the {MAX_FILE_BYTES:,} bytes a story may hold")
+        return raw
 
     # --- changing ----------------------------------------------------------
 
@@ -297,6 +307,15 @@ def _parse(path: Path, slug: str, raw: bytes, site: Site, before: bool = False) 
     return story
 
 
+def _follows(path: Path) -> bool:
+    """Does a symbolic link lead somewhere (not nowhere, not round in a loop)?"""
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
+
+
 def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
     try:
         size = path.stat().st_size
@@ -311,6 +330,21 @@ def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
             )
             return None
         raw = read_stable(path)
+        if raw is not None and len(raw) > MAX_FILE_BYTES:
+            problems.append(
+                Problem(path, None, f"more than the {MAX_FILE_BYTES:,} bytes a store file may hold")
+            )
+            return None
+    except NotRegularFile:
+        problems.append(
+            Problem(
+                path,
+                None,
+                "not a regular file (a device, a pipe or a socket): a store holds only "
+                "files; remove it or point the link at a file",
+            )
+        )
+        return None
     except FileNotFoundError:
         what = "create it with title, base_url, id_authority and author (see README)"
         problems.append(
@@ -331,23 +365,52 @@ def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
     return raw
 
 
-def read_stable(path: Path, attempts: int = 5) -> bytes | None:
+class NotRegularFile(OSError):
+    """A device, a FIFO, a socket or a folder where a file was expected."""
+
+
+def read_regular(path: Path, limit: int) -> tuple[os.stat_result, bytes]:
+    """Up to ``limit + 1`` bytes of a regular file, and its stat.
+
+    Opened without blocking (a FIFO would wait for a writer), checked to be a
+    regular file (``/dev/zero`` has a size of 0 and no end), and read by the
+    bytes that actually arrive, so no file can make a read unbounded.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(0, "not a regular file", str(path))
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return st, b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_stable(path: Path, attempts: int = 5, limit: int = MAX_FILE_BYTES) -> bytes | None:
     """The file's bytes, read whole and unchanged while reading.
 
     An editor that rewrites a file in place could otherwise be caught half-way
     through a save; if the file's identity, size or mtime moved during the
-    read, read it again (a build must never publish half an update).
+    read, read it again (a build must never publish half an update). At most
+    ``limit + 1`` bytes are read (the caller tells a file over the limit by
+    its length).
     """
     for attempt in range(attempts):
-        before = path.stat()
-        raw = path.read_bytes()
+        before, raw = read_regular(path, limit)
         after = path.stat()
         same = (before.st_ino, before.st_size, before.st_mtime_ns) == (
             after.st_ino,
             after.st_size,
             after.st_mtime_ns,
         )
-        if same and len(raw) == after.st_size:
+        if same and (len(raw) == after.st_size or len(raw) > limit):
             return raw
         time.sleep(0.05 * (attempt + 1))
     return None
