@@ -8,6 +8,7 @@ exit 2 (click's usage errors); 75 means another build held the lock.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -957,12 +958,12 @@ def import_(
         )
     if dry_run:
         for line in describe(result):
-            click.echo(line)
+            click.echo(_printable(line))
         click.echo("dry run: nothing was written")
         return
     plan = result.plan
     for line in result.done:
-        click.echo(line)
+        click.echo(_printable(line))
     click.echo(
         f"{len(plan.new)} new, {len(plan.same)} already there, "
         f"{len(plan.changed)} changed on the page"
@@ -1010,8 +1011,8 @@ def show(slug, data_dir, out_dir, state_dir):
     with _errors():
         view = story_view(_ws(data_dir, out_dir, state_dir), slug, _now())
     story = view.stories[0]
-    click.echo(f"{story.title}  [{story.status}, {story.timezone}]")
-    click.echo(story.url)
+    click.echo(_printable(f"{story.title}  [{story.status}, {story.timezone}]"))
+    click.echo(_printable(story.url))
     rows = []
     for update in story.updates:
         rows.append(
@@ -1072,8 +1073,18 @@ def export(slug, data_dir, out_dir, state_dir, fmt, all_stories):
         out.write(raw if raw.endswith(b"\n") or not all_stories else raw + b"\n")
 
 
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: control characters (ESC, BEL, C1) shown as \\x1b, never sent,
+    so a story's text cannot retitle the window or move the cursor."""
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     """Columns sized to their content; the last one cut to the terminal's width."""
+    rows = [tuple(_printable(cell) for cell in row) for row in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     room = shutil.get_terminal_size((100, 24)).columns - sum(widths) - 2 * len(widths)
     for row in [header, *rows]:

@@ -29,6 +29,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -105,7 +106,21 @@ def resolve(root: Path, url_path: str) -> Path | None:
         return None
     if real != root and root not in real.parents:
         return None  # a symbolic link leading out of out/
+    if any(p.startswith(".") for p in real.relative_to(root).parts):
+        return None  # a visible link to a hidden file (a build's temporary file)
     return real
+
+
+def _one_line_for_bad_requests(record: logging.LogRecord) -> bool:
+    """A malformed request is the client's fault: one line in the log, not a traceback."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError):
+        why = (exc.message or "").strip().splitlines()
+        record.msg = f"{record.getMessage()}: {exc.code} {why[0] if why else 'bad request'}"
+        record.args, record.exc_info, record.exc_text = (), None, None
+    return True
 
 
 def _accepts_gzip(header: str) -> bool:
@@ -222,7 +237,10 @@ class FeedServer:
         since = request.headers.get("If-Modified-Since")
         if since:
             try:
-                when = parsedate_to_datetime(since).timestamp()
+                parsed = parsedate_to_datetime(since)
+                if parsed.tzinfo is None:  # "-0000" (RFC 5322: UTC, source unknown)
+                    parsed = parsed.replace(tzinfo=UTC)
+                when = parsed.timestamp()
             except (TypeError, ValueError, IndexError, OverflowError):
                 return False
             return int(cached.mtime) <= when
@@ -298,6 +316,7 @@ def run(
     if on_start:
         on_start(app)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("aiohttp.server").addFilter(_one_line_for_bad_requests)
     try:
         _run_app(app, host, port, print_fn, out_dir)
     except OSError as exc:

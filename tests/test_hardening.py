@@ -475,3 +475,20 @@ def test_the_importer_reads_no_device(make_store: StoreFactory) -> None:
     )
     assert done.exit_code == 1 and "/dev/zero: not a regular file" in done.output
     _one_clean_line(done.output)
+
+
+def test_show_and_list_never_send_control_characters_to_the_terminal(
+    make_store: StoreFactory,
+) -> None:
+    """C1 controls (U+009B is CSI) are valid XML, so the store keeps them; a terminal
+    must not get them raw (nor ESC or BEL)."""
+    root = make_store(
+        a=story(
+            'title = "Window \\u009b]0;pwned"', "## 2024-06-01 10:00 — Bell \u009b7m {#a}\n\nT."
+        )
+    )
+    for args in (["show", "a"], ["list"]):
+        done = CliRunner().invoke(cli, [*args, "--data", str(root)])
+        assert done.exit_code == 0, done.output
+        assert "\u009b" not in done.output and "\x1b" not in done.output
+        assert "\\x9b" in done.output

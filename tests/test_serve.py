@@ -307,3 +307,39 @@ def test_a_busy_port_is_a_clear_error(server: Server) -> None:
     assert busy.returncode == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in busy.stderr
     assert "Traceback" not in busy.stderr
+
+
+def test_a_visible_link_to_a_hidden_file_is_not_served(server: Server) -> None:
+    out = server.root / "out"
+    (out / ".staged.tmp").write_text("half a feed")
+    (out / "visible.xml").symlink_to(out / ".staged.tmp")
+    (out / "kazerun" / "alias.xml").symlink_to("../.staged.tmp")
+    for path in ("/visible.xml", "/kazerun/alias.xml"):
+        status, _, body = server.request(path)
+        assert status == 404 and b"half" not in body, path
+
+
+def test_if_modified_since_with_an_unknown_zone_is_utc(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 5322's "-0000" means UTC with the source's zone unknown, not the server's zone
+    (a server in Auckland read it 13 hours off)."""
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    server = Server(site)
+    try:
+        status, headers, _ = server.request("/rss.xml")
+        last = headers["last-modified"]  # "Wed, 02 Dec 2026 11:20:00 GMT"
+        unknown_zone = last.replace("GMT", "-0000")
+        assert server.request("/rss.xml", If_Modified_Since=unknown_zone)[0] == 304
+    finally:
+        server.stop()
+
+
+def test_a_malformed_request_is_one_line_in_the_log(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.0 400")
+    code, err = server.stop()
+    assert code == 0
+    assert "Traceback" not in err
+    assert "400 Invalid character in Content-Length" in err
