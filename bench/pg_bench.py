@@ -727,11 +727,11 @@ class Live:
         with psycopg.connect(self.url, autocommit=True) as conn:
             rows, size, shared = conn.execute(
                 "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(length(body)) "
-                "FILTER (WHERE name IN ('index.json', 'site.pickle')), 0) FROM build_state"
+                "FILTER (WHERE name IN ('index.json', 'site.json')), 0) FROM build_state"
             ).fetchone()  # type: ignore[misc]
         report.append(
             f"build_state: {rows:,} rows, {size / 1e6:.1f} MB in all; index.json and "
-            f"site.pickle, which every build that changes something writes again (and each "
+            f"site.json, which every build that changes something writes again (and each "
             f"other worker then fetches): {shared / 1e6:.1f} MB"
         )
 

@@ -492,3 +492,26 @@ def test_show_and_list_never_send_control_characters_to_the_terminal(
         assert done.exit_code == 0, done.output
         assert "\u009b" not in done.output and "\x1b" not in done.output
         assert "\\x9b" in done.output
+
+
+def test_the_build_state_is_data_not_code(make_store: StoreFactory, tmp_path: Path) -> None:
+    """An old site.pickle (feeds 0.2) is never loaded: whoever could write the state
+    folder could have run code as the builder. It is removed."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self) -> tuple[Any, tuple[str]]:
+            import os
+
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\nText."))
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "site.pickle").write_bytes(pickle.dumps(Payload()))
+    args = ["build", "--data", str(root), "--out", str(tmp_path / "o"), "--state", str(state)]
+    done = CliRunner().invoke(cli, args, env={"FEEDS_NOW": "2024-07-01T00:00:00Z"})
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "ran").exists()
+    assert not (state / "site.pickle").exists()
+    assert (state / "site.json").read_bytes().startswith(b'{"format":')

@@ -96,7 +96,7 @@ def test_a_lost_site_cache_costs_a_full_build_not_stories(
 ) -> None:
     src = make_source(a=story(body=heading(1, 9, "a9")), b=story(body=heading(1, 8, "b8")))
     check(src, tmp_path, NOW)
-    (tmp_path / "state" / "site.pickle").write_bytes(b"not a pickle")
+    (tmp_path / "state" / "site.json").write_bytes(b"not json")
     src.edit("a", "a9 text.", "Edited.")
     assert "" in check(src, tmp_path, NOW + timedelta(hours=1))  # every story read again
     index = (tmp_path / "out" / "index.html").read_text()
@@ -134,7 +134,7 @@ def test_any_damage_to_the_site_cache_means_a_full_build(
         b"\x8e\xff\xff\xff\xff\xff\xff\xff\xff",
         b"\x8e\x00\x00\x00\x00\x00\x00\x00\x40",
     ):
-        (tmp_path / "state" / "site.pickle").write_bytes(garbage)
+        (tmp_path / "state" / "site.json").write_bytes(garbage)
         src.write("a", src.read("a") + "\nMore.\n")
         assert "" in check(src, tmp_path, NOW + timedelta(hours=1))
 
@@ -190,7 +190,7 @@ def test_an_upgrade_keeps_edit_times_and_tombstones(
     raw = json.loads(path.read_text())
     before = (tmp_path / "out" / "a" / "atom.xml").read_bytes()
     path.write_text(json.dumps({**raw, "format": 3, "link": {"slug": "a"}}))
-    for name in ("index.json", "site.pickle"):
+    for name in ("index.json", "site.json"):
         (state / name).unlink()
     result = src.build(clock=lambda: NOW + timedelta(hours=3))
     assert sorted(result.rendered) == ["", "a/"] and result.written == []

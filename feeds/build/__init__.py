@@ -8,7 +8,7 @@
     folder.py  a story's folder (feeds and archives), its digest, the render key
     site.py    the one site-folder renderer and the choice of its items
     commit.py  markers, staged files into place, removals, state, index
-    state.py   the typed build state (index.json, stories/*.json, site.pickle)
+    state.py   the typed build state (index.json, stories/*.json, site.json)
     lock.py    the build lock; parallel.py worker processes for big builds
 
 Names are imported on first use, so that an idle build imports no renderer.

@@ -31,7 +31,7 @@ from ..publish.files import commit, discard, sweep_temporary_files, write_if_cha
 from ..store import Listing, Store
 from .lock import wait_for_workers
 from .plan import settled
-from .state import SITE_CACHE_FILE, Index, SiteState, story_state_path
+from .state import OLD_SITE_CACHE_FILE, SITE_CACHE_FILE, Index, SiteState, story_state_path
 
 if TYPE_CHECKING:
     from ..model import Site
@@ -186,6 +186,7 @@ class Committer:
                 commit(Path(o.state[0]), Path(o.state[1]), durable=o.durable)
             elif o.drop_state:
                 story_state_path(self.state_dir, o.slug).unlink(missing_ok=True)
+        (self.state_dir / OLD_SITE_CACHE_FILE).unlink(missing_ok=True)
         cache_path = self.state_dir / SITE_CACHE_FILE
         if not cache.complete:
             # The site's items could not all be made (a story changed while it was

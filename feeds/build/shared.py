@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 GENERATION_FILE = ".generation"  # the generation the mirror holds
 MANIFEST_FILE = ".mirror.json"  # each mirrored file's (mtime, size, inode) when last in step
-MIRRORED = ("index.json", "site.pickle", "objects.json")  # and stories/*.json
+MIRRORED = ("index.json", "site.json", "objects.json")  # and stories/*.json
 
 
 def mirrored_files(state_dir: Path) -> dict[str, tuple[int, int, int]]:

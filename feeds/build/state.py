@@ -10,7 +10,7 @@ loses edit times and tombstones but never ids or published times).
     and the time its current content was first built (its Atom ``updated``),
     and its tombstones -- and the sort keys of its newest updates, for the
     site-wide feeds.
-``site.pickle``
+``site.json``
     a cache of the site folder's inputs that would otherwise need every
     story: each story's link (its index and OPML entries rendered), its
     tombstones, and the site-wide feeds' current items, serialised. Nothing in
@@ -28,7 +28,6 @@ Files are replaced atomically, and only when their bytes change.
 from __future__ import annotations
 
 import json
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +44,8 @@ if TYPE_CHECKING:  # the records below need them; an idle build needs only the I
 
 FORMAT = 4
 INDEX_FILE = "index.json"
-SITE_CACHE_FILE = "site.pickle"
+SITE_CACHE_FILE = "site.json"
+OLD_SITE_CACHE_FILE = "site.pickle"  # feeds 0.2: code, not data; removed when seen
 STORIES = "stories"
 
 SortKey = tuple[str, str]  # (UTC time as RFC 3339, id): newest first is descending
@@ -252,7 +252,7 @@ class CachedLink(NamedTuple):
     """What the site folder needs of a story: its entries rendered, and when it last changed.
 
     A named tuple of strings, because a one-story build loads and saves 10,000 of
-    them: pickle does that six times faster than for dataclasses with datetimes.
+    them.
     """
 
     sort: str  # its last change, UTC, RFC 3339 ("" if none): text order is time order
@@ -262,11 +262,11 @@ class CachedLink(NamedTuple):
 
 @dataclass
 class SiteState:
-    """site.pickle: a cache of what every story gave the site folder.
+    """site.json: a cache of what every story gave the site folder.
 
-    A pickle, because a one-story build reads and writes all 10,000 stories'
-    links and pickle does that in half the time of JSON. It is only ever loaded
-    from the build's own state folder, where this code wrote it.
+    Data, not code: whoever can write the state folder can change what the
+    site's feeds say until the next full build, but cannot run anything as the
+    builder (a pickle would let them).
     """
 
     links: dict[str, CachedLink] = field(default_factory=dict)  # by slug
@@ -275,15 +275,36 @@ class SiteState:
     complete: bool = False  # items is the true top of every story (else: recompute)
 
     def encode(self) -> bytes:
-        return pickle.dumps((FORMAT, self.links, self.tombstones, self.items), protocol=5)
+        raw = {
+            "format": FORMAT,
+            "links": {slug: list(link) for slug, link in self.links.items()},
+            "tombstones": {
+                slug: [[t.id, t.story_slug, t.url, t.when.isoformat(), t.note] for t in stones]
+                for slug, stones in self.tombstones.items()
+            },
+            "items": [[*i.key, i.story, i.language, list(i.texts)] for i in self.items],
+        }
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def load(cls, state_dir: Path) -> SiteState:
+        from ..model import Tombstone
+        from .folder import SiteItem
+
         try:
             with open(state_dir / SITE_CACHE_FILE, "rb") as fh:
-                version, links, tombstones, items = pickle.load(fh)
-            if version != FORMAT:
+                raw = json.load(fh)
+            if raw["format"] != FORMAT:
                 return cls()
-            return cls(dict(links), dict(tombstones), list(items), True)
+            links = {str(k): CachedLink(*map(str, v)) for k, v in raw["links"].items()}
+            tombstones = {
+                str(k): tuple(Tombstone(i, s, u, parse_time(w), n) for i, s, u, w, n in v)
+                for k, v in raw["tombstones"].items()
+            }
+            items = [
+                SiteItem((str(t), str(i)), str(story), str(lang), tuple(map(str, texts)))
+                for t, i, story, lang, texts in raw["items"]
+            ]
+            return cls(links, tombstones, items, True)
         except Exception:  # a cache: whatever is wrong with it, build without it
             return cls()
