@@ -148,6 +148,11 @@ def test_offsets_with_seconds_are_written_as_rfc_3339_and_822_allow(
 UPDATE = "## 2026-10-24 22:00 — Fire reported {#fire}\n\nSmoke over the hills.\n\n"
 
 
+def _build(root: Path, out: Path) -> Any:
+    args = ["build", "--data", str(root), "--out", str(out)]
+    return CliRunner().invoke(cli, args, env={"FEEDS_NOW": "2026-11-01T00:00:00Z"})
+
+
 @pytest.mark.parametrize(
     "heading",
     [
@@ -164,10 +169,7 @@ def test_a_mistyped_update_heading_is_an_error_not_text(
 ) -> None:
     """Read as text, it would take a published update out of every feed (exit 0)."""
     root = make_store(a=story(body=UPDATE + heading + "\n\nRoads closed.\n"))
-    done = CliRunner().invoke(
-        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
-        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
-    )  # fmt: skip
+    done = _build(root, tmp_path / "out")
     assert done.exit_code == 1, done.output
     assert "a.md:9:" in done.output
     assert "does not start with a date and time" in done.output
@@ -180,10 +182,7 @@ def test_an_update_heading_inside_a_raw_html_block_is_an_error(
 ) -> None:
     block = f"<{tag}>\nSome text\n## 2026-10-24 23:00 — Hidden {{#hidden}}\n</{tag}>\n"
     root = make_store(a=story(body=UPDATE + block))
-    done = CliRunner().invoke(
-        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
-        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
-    )  # fmt: skip
+    done = _build(root, tmp_path / "out")
     assert done.exit_code == 1, done.output
     assert "a.md:11: this update heading is inside the HTML block opened on line 9" in done.output
 
@@ -198,10 +197,7 @@ def test_an_update_heading_inside_a_raw_html_block_is_an_error(
 )
 def test_what_is_still_text(text: str, make_store: StoreFactory, tmp_path: Path) -> None:
     root = make_store(a=story(body=UPDATE + text + "\n"))
-    done = CliRunner().invoke(
-        cli, ["build", "--data", str(root), "--out", str(tmp_path / "out")],
-        env={"FEEDS_NOW": "2026-11-01T00:00:00Z"},
-    )  # fmt: skip
+    done = _build(root, tmp_path / "out")
     assert done.exit_code == 0, done.output
     assert (tmp_path / "out" / "a" / "atom.xml").read_bytes().count(b"<entry>") == 1
 
