@@ -100,12 +100,31 @@ def markdown_to_html(text: str, page_url: str) -> str:
     """
     if not text.strip():
         return ""
-    if _RAW_HEADING.search(text):
-        # Only the headings Markdown made move, not those typed as HTML.
-        html = _MARKED_HEADING.sub(_shift_marked, _MARKED.render(text))
-    else:
-        html = _HEADING_TAG.sub(_shift, MARKDOWN.render(text))
+    if "`" in text and "[" in text:
+        # markdown-it-pyrs 0.4 panics on an unclosed "[" before a backtick ("see [`x"),
+        # printing a Rust backtrace: such text goes to markdown-it-py, the Python
+        # original, which renders the same CommonMark.
+        return sanitise(
+            _HEADING_TAG.sub(_shift, _fallback_markdown().render(text)), page_url
+        ).strip()
+    try:
+        if _RAW_HEADING.search(text):
+            # Only the headings Markdown made move, not those typed as HTML.
+            html = _MARKED_HEADING.sub(_shift_marked, _MARKED.render(text))
+        else:
+            html = _HEADING_TAG.sub(_shift, MARKDOWN.render(text))
+    except BaseException as exc:  # pyo3's PanicException is a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        html = _HEADING_TAG.sub(_shift, _fallback_markdown().render(text))  # as above
     return sanitise(html, page_url).strip()
+
+
+@lru_cache(maxsize=1)
+def _fallback_markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 _RAW_HEADING = re.compile(r"<h[1-6]", re.IGNORECASE)

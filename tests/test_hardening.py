@@ -511,3 +511,21 @@ def test_the_build_state_is_data_not_code(make_store: StoreFactory, tmp_path: Pa
     assert not (tmp_path / "ran").exists()
     assert not (state / "site.pickle").exists()
     assert (state / "site.json").read_bytes().startswith(b'{"format":')
+
+
+@pytest.mark.parametrize(
+    "text", ["See [` here.", "x [` y", "[ `", "[\n`", "a [`b`](https://e.org/) c"]
+)
+def test_text_the_fast_markdown_renderer_chokes_on_is_rendered(
+    text: str, make_store: StoreFactory, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """markdown-it-pyrs 0.4 panics (a Rust backtrace, then a Python traceback) on an
+    unclosed "[" before a backtick; found by fuzzing the store parser."""
+    from feeds.text import markdown_to_html
+
+    html = markdown_to_html(text, "https://news.test/live/a/")
+    assert html.startswith("<p>") and "`" in html or "<code>" in html
+    root = make_store(a=story(body=f"## 2024-06-01 10:00 {{#a}}\n\n{text}\n"))
+    done = _build(root, tmp_path / "out")
+    assert done.exit_code == 0, done.output
+    assert "panicked" not in capfd.readouterr().err
