@@ -16,6 +16,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from ..errors import ImportProblem
+from ..model import NOT_XML
 from ..timeutil import MAX_YEAR, MIN_YEAR
 
 BLOCK_TAGS = {
@@ -100,6 +101,9 @@ def text_page(raw: str) -> Page:
 def html_page(raw: str) -> Page:
     # An XHTML page's XML declaration names an encoding lxml refuses in decoded text.
     raw = _XML_DECLARATION.sub("", raw, count=1)
+    # Characters no feed can carry, typed or as references, become U+FFFD: a page
+    # written elsewhere is not the reporter's to fix, and lxml refuses them in text.
+    raw = _FORBIDDEN_REF.sub(_replace_forbidden, NOT_XML.sub("\ufffd", raw))
     try:
         root = lxml_html.document_fromstring(raw)
     except (etree.ParserError, ValueError) as exc:
@@ -208,6 +212,13 @@ def _first_text(root: etree._Element, xpath: str) -> str:
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_FORBIDDEN_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _replace_forbidden(m: re.Match[str]) -> str:
+    code = int(m[1], 16) if m[1] else int(m[2])
+    forbidden = code == 0 or code > 0x10FFFF or (code < 0x110000 and NOT_XML.match(chr(code)))
+    return "\ufffd" if forbidden else m.group()
 
 
 def _when(value: str) -> datetime | date | None:
