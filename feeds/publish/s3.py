@@ -159,7 +159,7 @@ class S3Output:
         self._signature: tuple[int, int, int] | None = None  # objects.json's, when read
         self._client: Any = None
         self._lock = threading.Lock()
-        self.requests = 0  # requests sent (retries not counted): for the report and the bench
+        self.requests = 0  # requests sent by this process (retries not counted), for callers
 
     def __repr__(self) -> str:
         return f"S3Output({self.bucket.url!r})"
