@@ -17,6 +17,7 @@ from lxml import html as lxml_html
 
 from ..errors import ImportProblem
 from ..model import NOT_XML
+from ..store.problems import CHAR_REF, decodes_to_forbidden, referenced
 from ..timeutil import MAX_YEAR, MIN_YEAR
 
 BLOCK_TAGS = {
@@ -103,7 +104,7 @@ def html_page(raw: str) -> Page:
     raw = _XML_DECLARATION.sub("", raw, count=1)
     # Characters no feed can carry, typed or as references, become U+FFFD: a page
     # written elsewhere is not the reporter's to fix, and lxml refuses them in text.
-    raw = _FORBIDDEN_REF.sub(_replace_forbidden, NOT_XML.sub("\ufffd", raw))
+    raw = CHAR_REF.sub(_replace_forbidden, NOT_XML.sub("\ufffd", raw))
     try:
         root = lxml_html.document_fromstring(raw)
     except (etree.ParserError, ValueError) as exc:
@@ -212,13 +213,12 @@ def _first_text(root: etree._Element, xpath: str) -> str:
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-_FORBIDDEN_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
 
 
 def _replace_forbidden(m: re.Match[str]) -> str:
-    code = int(m[1], 16) if m[1] else int(m[2])
-    forbidden = code == 0 or code > 0x10FFFF or (code < 0x110000 and NOT_XML.match(chr(code)))
-    return "\ufffd" if forbidden else m.group()
+    code = referenced(m)
+    unwritable = code == 0 or code > 0x10FFFF or 0xD800 <= code < 0xE000
+    return "\ufffd" if unwritable or decodes_to_forbidden(code) else m.group()
 
 
 def _when(value: str) -> datetime | date | None:

@@ -54,16 +54,26 @@ def decode_utf8(raw: bytes, problems: Problems) -> str | None:
 _NOT_XML = NOT_XML
 
 
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def referenced(m: re.Match[str]) -> int:
+    """The code point a :data:`CHAR_REF` match names."""
+    return int(m[1], 16) if m[1] else int(m[2])
+
+
+def decodes_to_forbidden(code: int) -> bool:
+    """Does an HTML parser turn ``&#code;`` into a character XML forbids? (It makes
+    U+FFFD of 0, surrogates and code points past U+10FFFF.)"""
+    return 0 < code < 0xD800 and NOT_XML.match(chr(code)) is not None or code in (0xFFFE, 0xFFFF)
 
 
 def forbidden_reference(lines: list[str]) -> tuple[int, str] | None:
     """The first character reference (``&#x1;``) to a character XML forbids: its line
     (0-based) and text. Markdown turns those into U+FFFD, raw HTML keeps them."""
     for number, line in enumerate(lines):
-        for m in _CHAR_REF.finditer(line):
-            code = int(m[1], 16) if m[1] else int(m[2])
-            if 0 < code < 0xD800 and NOT_XML.match(chr(code)) or code in (0xFFFE, 0xFFFF):
+        for m in CHAR_REF.finditer(line):
+            if decodes_to_forbidden(referenced(m)):
                 return number, m.group()
     return None
 
