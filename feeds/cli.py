@@ -93,6 +93,13 @@ def _errors() -> Iterator[None]:
         sys.exit(EXIT_UNAVAILABLE)
     except (FeedsError, TimeError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # what the library did not name more precisely: still one line
+        where = exc.filename2 or exc.filename
+        raise click.ClickException(
+            f"{where}: {exc.strerror}; check space and permissions, then run it again"
+            if where
+            else f"{exc.strerror or exc}; check space and permissions, then run it again"
+        ) from exc
 
 
 def workspace_options(f: Callable[..., object]) -> Callable[..., object]:

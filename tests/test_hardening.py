@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -529,3 +533,63 @@ def test_text_the_fast_markdown_renderer_chokes_on_is_rendered(
     done = _build(root, tmp_path / "out")
     assert done.exit_code == 0, done.output
     assert "panicked" not in capfd.readouterr().err
+
+
+# --- a full disk -------------------------------------------------------------
+
+
+def _limited(limit: int, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``feeds ARGS`` where no file may grow past ``limit`` bytes: every write
+    beyond it fails (EFBIG; Python ignores SIGXFSZ), as on a disk that is full."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args],
+        cwd=cwd,
+        preexec_fn=cap,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FEEDS_NOW": "2030-01-01T00:00:00Z"},
+    )
+
+
+def test_feeds_add_on_a_full_disk_is_one_line_and_changes_nothing(
+    make_store: StoreFactory,
+) -> None:
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\n" + "Text. " * 200))
+    before = snapshot_tree(root)
+    done = _limited(500, "add", "a", "A new update.", cwd=root.parent)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"Error: {root / 'a.md'}: File too large; nothing was changed")
+    _one_clean_line(done.stderr)
+    assert snapshot_tree(root) == before
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("limit", [0, 300, 3_000, 6_000, 9_000, 12_000, 20_000])
+def test_a_build_on_a_full_disk_is_one_line_and_the_next_one_repairs(
+    limit: int, make_store: StoreFactory
+) -> None:
+    body = "".join(
+        f"## 2024-06-01 10:{m:02d} {{#u{m}}}\n\nUpdate {m}. " + "Words. " * 40 + "\n\n"
+        for m in range(12)
+    )
+    root = make_store(a=story(body=body), b=story(body=body))
+    cwd, data = root.parent, snapshot_tree(root)
+    done = _limited(limit, "build", cwd=cwd)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "cannot write (File too large); check space and permissions" in done.stderr
+    _one_clean_line(done.stderr)
+    assert snapshot_tree(root) == data
+    again = subprocess.run(
+        [sys.executable, "-m", "feeds", "build"], cwd=cwd, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "feeds", "check"], cwd=cwd, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not list(cwd.rglob("*.tmp"))

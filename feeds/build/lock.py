@@ -8,6 +8,7 @@ exits, however it exits (even SIGKILL), so a crash never leaves a stale lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -56,8 +57,9 @@ def file_lock(
                         f"nothing was done. Try again{hint}."
                     ) from None
                 time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):  # the holder's pid is for messages only: a
+            os.ftruncate(fd, 0)  # full disk must not stop what may free space
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -75,9 +75,11 @@ def stage(
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # ENOSPC on write names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     return tmp
 

@@ -16,8 +16,8 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,15 +165,24 @@ class FileStore:
 
     # --- changing ----------------------------------------------------------
 
-    def writing(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The store's lock; a file that cannot be written is an error naming it."""
         from ..build.lock import file_lock
 
-        return file_lock(
+        with file_lock(
             self.meta / "store.lock",
             STORE_LOCK_WAIT,
             "changes to the store",
             fix="move data/ where the folder beside it can be written",
-        )
+        ):
+            try:
+                yield
+            except OSError as exc:  # every write is staged and renamed: none is half done
+                raise AuthoringError(
+                    f"{exc.filename or self.root}: {exc.strerror}; nothing was "
+                    "changed: free space or fix permissions, then run it again"
+                ) from exc
 
     def apply(self, slug: str, change: ChangeFor | CreateStory) -> Story:
         from .changes import CreateStory, verify
