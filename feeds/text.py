@@ -92,6 +92,140 @@ def _cleaner(page_url: str) -> nh3.Cleaner:
     )
 
 
+# Limits on what one text may make, so that a file under the size limit cannot
+# take minutes (the sanitiser's HTML parser is quadratic in nesting depth: 36 s
+# for 40,000 nested lists) or gigabytes (Markdown tables cost ~2 KB of parser
+# memory per cell) to build. Far beyond what a news update holds.
+MAX_NESTING = 100
+MAX_TABLE_CELLS = 20_000
+
+
+class TextLimit(ValueError):
+    """A text beyond MAX_NESTING or MAX_TABLE_CELLS; the message says which and how."""
+
+
+_ELEMENT_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "del",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "u",
+        "var",
+    }
+)
+# Elements whose end tag may be left out: a new one closes the open one.
+_OPTIONAL_END = frozenset(
+    {
+        "li",
+        "p",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "option",
+        "optgroup",
+        "rt",
+        "rp",
+        "thead",
+        "tbody",
+        "tfoot",
+    }
+)
+
+
+def nesting_depth(html: str, limit: int = MAX_NESTING) -> int:
+    """How deeply the elements of ``html`` nest, up to ``limit`` + 1 (it stops
+    there), in one linear pass; end tags that HTML lets a writer leave out are
+    closed as a browser would, near enough."""
+    stack: list[str] = []
+    deepest = 0
+    for m in _ELEMENT_TAG.finditer(html):
+        name = m[2].lower()
+        if m[1]:  # an end tag: close up to the element it ends, if it is open
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i] == name:
+                    del stack[i:]
+                    break
+            continue
+        if name in _VOID or m[3]:
+            continue
+        if name in _OPTIONAL_END:
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i] == name:
+                    del stack[i:]
+                    break
+                if stack[i] not in _OPTIONAL_END and stack[i] not in _INLINE:
+                    break
+        stack.append(name)
+        deepest = max(deepest, len(stack))
+        if deepest > limit:
+            break
+    return deepest
+
+
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def table_cells(lines: list[str], start: int = 0) -> tuple[int, int | None]:
+    """Markdown table cells in ``lines`` (GFM: a delimiter row, then rows until a
+    blank line), and the index of the line where MAX_TABLE_CELLS is passed."""
+    cells = 0
+    columns = 0
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if columns:
+            if not line.strip():
+                columns = 0
+                continue
+            cells += columns
+        elif "|" in line and "-" in line and _DELIMITER_ROW.match(line):
+            columns = max(1, line.strip().strip("|").count("|") + 1)
+            cells += 2 * columns  # the header and the delimiter row
+        if cells > MAX_TABLE_CELLS:
+            return cells, i
+    return cells, None
+
+
 def markdown_to_html(text: str, page_url: str) -> str:
     """Markdown -> sanitised HTML, deterministic for a given input.
 
@@ -104,9 +238,9 @@ def markdown_to_html(text: str, page_url: str) -> str:
         # markdown-it-pyrs 0.4 panics on an unclosed "[" before a backtick ("see [`x"),
         # printing a Rust backtrace: such text goes to markdown-it-py, the Python
         # original, which renders the same CommonMark.
-        return sanitise(
+        return _sanitise_bounded(
             _HEADING_TAG.sub(_shift, _fallback_markdown().render(text)), page_url
-        ).strip()
+        )
     try:
         if _RAW_HEADING.search(text):
             # Only the headings Markdown made move, not those typed as HTML.
@@ -117,6 +251,15 @@ def markdown_to_html(text: str, page_url: str) -> str:
         if type(exc).__name__ != "PanicException":
             raise
         html = _HEADING_TAG.sub(_shift, _fallback_markdown().render(text))  # as above
+    return _sanitise_bounded(html, page_url)
+
+
+def _sanitise_bounded(html: str, page_url: str) -> str:
+    depth = nesting_depth(html)
+    if depth > MAX_NESTING:
+        raise TextLimit(
+            f"it nests elements (lists, quotes, tags) more than {MAX_NESTING} deep; flatten it"
+        )
     return sanitise(html, page_url).strip()
 
 

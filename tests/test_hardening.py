@@ -593,3 +593,83 @@ def test_a_build_on_a_full_disk_is_one_line_and_the_next_one_repairs(
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert not list(cwd.rglob("*.tmp"))
+
+
+# --- limits on nesting and tables --------------------------------------------
+
+
+def _deep_lists(n: int) -> str:
+    return "<ul><li>" * n + "x" + "</li></ul>" * n
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "where"),
+    [
+        ("## 2024-06-01 10:00 {#a}\n\n" + _deep_lists(40_000) + "\n", 5, "update"),
+        ("## 2024-06-01 10:00 {#a}\n\nQuoted:\n\n" + "> " * 101 + "deep\n", 5, "update"),
+        ("Intro.\n\n" + "<blockquote>" * 120 + "x\n\n## 2024-06-01 10:00 {#a}\n\nT.\n", 4, "first"),
+        ("## 2024-06-01 10:00 {#a}\n\n" + "<div><span>" * 60 + "x\n", 5, "update"),
+    ],
+    ids=["raw lists", "markdown quotes", "background", "unclosed tags"],
+)
+def test_text_nested_beyond_the_limit_is_an_error_at_its_update(
+    body: str, line: int, where: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body=body))
+    before = snapshot_tree(root)
+    done = CliRunner().invoke(cli, ["build", "--data", str(root), "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1, done.output
+    whose = "of this update" if where == "update" else "above the first update"
+    assert f"a.md:{line}: the text {whose}: it nests elements" in done.output
+    assert "more than 100 deep; flatten it" in done.output
+    _one_clean_line(done.output)
+    assert snapshot_tree(root) == before and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _deep_lists(50),  # 100 elements: <ul><li> twice a level
+        "> " * 99 + "deep",
+        "<ul>" + "<li>item" * 5_000 + "</ul>",  # siblings whose end tags are left out
+        "<table>" + "<tr><td>a<td>b" * 3_000 + "</table>",
+        "<p>one<p>two<br><img src=x.png alt=x><hr>" * 500,
+        "<p><b><i><span>text" * 500,  # paragraphs left open around inline tags
+    ],
+    ids=["50 lists", "99 quotes", "open items", "open cells", "void elements", "open p"],
+)
+def test_nesting_within_the_limit_builds(text: str, make_store: StoreFactory) -> None:
+    root = make_store(a=story(body=f"## 2024-06-01 10:00 {{#a}}\n\n{text}\n"))
+    assert b"<" in render_store(root)["a/index.html"]
+
+
+def _table(rows: int, columns: int) -> str:
+    header = "|" + "|".join(f"c{i}" for i in range(columns)) + "|\n"
+    return header + "|" + "---|" * columns + "\n" + ("|" + "a|" * columns + "\n") * rows
+
+
+def test_tables_beyond_the_limit_are_an_error_at_the_row_that_passes_it(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    # 10,000 cells in the first table; the second passes 20,000 on its last row.
+    body = (
+        "## 2024-06-01 10:00 {#a}\n\n" + _table(998, 10) + "\n"
+        "## 2024-06-01 11:00 {#b}\n\n" + _table(999, 10) + "\n"
+        "## 2024-06-01 12:00 {#c}\n\nText.\n"
+    )
+    root = make_store(a=story(body=body))
+    before = snapshot_tree(root)
+    done = CliRunner().invoke(cli, ["build", "--data", str(root), "--out", str(tmp_path / "o")])
+    assert done.exit_code == 1, done.output
+    lines = (root / "a.md").read_text().split("\n")
+    last_row = lines.index("## 2024-06-01 12:00 {#c}") - 1  # 1-based: the row above the blank
+    assert f"a.md:{last_row}: the tables of this story have more than 20,000 cells" in done.output
+    _one_clean_line(done.output)
+    assert snapshot_tree(root) == before
+
+
+def test_tables_up_to_the_limit_build(make_store: StoreFactory) -> None:
+    body = "## 2024-06-01 10:00 {#a}\n\n" + _table(998, 10) + "\n## 2024-06-01 11:00 {#b}\n\n"
+    root = make_store(a=story(body=body + _table(998, 10)))
+    rendered = render_store(root)
+    assert rendered["a/index.html"].count(b"<td>") == 2 * 998 * 10

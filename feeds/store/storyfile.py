@@ -38,7 +38,16 @@ from ..model import (
     story_feed_id,
     update_id,
 )
-from ..text import STRUCTURE, derived_title, excerpt, markdown_to_html, plain_text
+from ..text import (
+    MAX_TABLE_CELLS,
+    STRUCTURE,
+    TextLimit,
+    derived_title,
+    excerpt,
+    markdown_to_html,
+    plain_text,
+    table_cells,
+)
 from ..timeutil import MAX_YEAR, MIN_YEAR, TimeError, resolve_local, zone
 from .headings import LOOKS_TIMESTAMPED, Heading, parse_heading
 from .people import person
@@ -154,6 +163,14 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
     body_first_line = close + 2
     body = lines[close + 1 :]
     story_url = site.url(f"{slug}/")
+    cells, over = table_cells(body)
+    if over is not None:
+        problems.add(
+            body_first_line + over,
+            f"the tables of this story have more than {MAX_TABLE_CELLS:,} cells; "
+            "link to the data instead, or split it across stories",
+        )
+        return None
     headings = []
     if tz is not None:
         headings = _headings(body, body_first_line, tz_name, problems)
@@ -181,7 +198,11 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
     background = _strip_blank("\n".join(body[: bounds[0]]))
     for heading, start, end in zip(headings, bounds, bounds[1:], strict=False):
         section = _strip_blank("\n".join(body[start + 1 : end]))
-        html = markdown_to_html(section, story_url)
+        try:
+            html = markdown_to_html(section, story_url)
+        except TextLimit as exc:
+            problems.add(heading.line, f"the text of this update: {exc}")
+            continue
         if NOT_XML.search(html):
             _forbidden(problems, body[start + 1 : end], heading.line + 1)
             continue
@@ -223,7 +244,11 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
         )
     if problems:
         return None
-    background_html = markdown_to_html(background, story_url)
+    try:
+        background_html = markdown_to_html(background, story_url)
+    except TextLimit as exc:
+        problems.add(body_first_line, f"the text above the first update: {exc}")
+        return None
     if NOT_XML.search(background_html):
         _forbidden(problems, body[: bounds[0]], body_first_line)
         return None
