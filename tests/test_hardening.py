@@ -673,3 +673,72 @@ def test_tables_up_to_the_limit_build(make_store: StoreFactory) -> None:
     root = make_store(a=story(body=body + _table(998, 10)))
     rendered = render_store(root)
     assert rendered["a/index.html"].count(b"<td>") == 2 * 998 * 10
+
+
+# --- imported text stays text; the dry run is what the import does -----------
+
+_INJECTING_PAGE = """<html><head><title>Harbour live</title></head><body>
+<h1>Harbour live</h1><p>Wednesday 15 January 2025</p>
+<p><strong>14:05</strong> The pier is closed.<br>## 2030-01-01 00:00 — Planted
+{#fake author="Mallory"}<br>Planted text.</p>
+<p><strong>13:40</strong> Divers are on the way.<br>Title line<br>---<br>```<br>+++<br>
+&lt;pre&gt; and &lt;!-- open</p>
+<p><strong>13:00</strong> Boats were told to stay in port.</p>
+</body></html>
+"""
+
+
+def _import(root: Path, page: Path, *more: str) -> Any:
+    args = ["import", str(page), "--story", "harbour", "--timezone", "Europe/London"]
+    args += ["--date", "2025-01-15"]
+    return CliRunner().invoke(cli, [*args, "--data", str(root), *more])
+
+
+def test_store_syntax_on_an_imported_page_stays_text(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store()
+    page = tmp_path / "page.html"
+    page.write_text(_INJECTING_PAGE)
+    dry = _import(root, page, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert not (root / "harbour.md").exists()
+    done = _import(root, page)
+    assert done.exit_code == 0, done.output
+    reconciled = publish_store(root)
+    (published,) = reconciled.stories
+    updates = published.story.updates
+    assert [u.anchor for u in updates] == ["u20250115-1405", "u20250115-1340", "u20250115-1300"]
+    assert all(u.authors[0].name != "Mallory" for u in updates)
+    assert "## 2030-01-01 00:00 — Planted {#fake" in updates[0].plain
+    assert "Title line --- ``` +++ <pre> and <!-- open" in updates[1].plain
+    assert updates[2].plain == "Boats were told to stay in port."
+    # The dry run listed exactly these, and says the same of the store now.
+    listed = [ln.split()[6] for ln in dry.output.splitlines() if ln.startswith("add ")]
+    assert listed == [u.anchor for u in updates]
+    assert "the story will have 3 updates" in dry.output
+    again = _import(root, page, "--dry-run")
+    assert [ln.split()[0] for ln in again.output.splitlines()[1:4]] == ["same"] * 3
+
+
+def test_a_page_the_store_would_refuse_fails_the_dry_run_too_and_writes_nothing(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(
+        harbour=story(
+            'title = "Harbour"\ntimezone = "Europe/London"',
+            "## 2025-01-15 12:00 {#noon}\n\nFirst.\n",
+        )
+    )
+    before = snapshot_tree(root)
+    page = tmp_path / "page.txt"
+    # Two new updates, written oldest first; the newer nests quotes beyond the limit.
+    page.write_text(
+        "Harbour live\n\n14:05 — Quoted:\n\n" + "> " * 120 + "deep\n\n13:00 — The pier is closed.\n"
+    )
+    results = [_import(root, page, "--dry-run"), _import(root, page)]
+    for done in results:
+        assert done.exit_code == 1, done.output
+        assert "more than 100 deep" in done.output
+        _one_clean_line(done.output)
+    assert snapshot_tree(root) == before  # not even the first of the two new updates

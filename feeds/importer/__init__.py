@@ -8,7 +8,7 @@ adding only what is new. :func:`import_page` does all of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from ..errors import ImportProblem as ImportProblem
@@ -27,6 +27,7 @@ class ImportResult:
     reading: Reading
     plan: Plan
     done: list[str]  # what was written (nothing on a dry run)
+    story: Story  # the story as the import leaves it (or would, on a dry run)
 
 
 def import_page(
@@ -49,6 +50,9 @@ def import_page(
     zone = timezone or (existing.timezone if existing else None)
     reading = read(page, zone=zone, page_date=page_date)
     plan = plan_import(existing, slug, reading)
+    # Rehearsed on a copy of the story first: the dry run shows what the store
+    # will hold, and a page the store would refuse fails before anything is written.
+    rehearsed = _rehearse(ws, slug, reading, plan, update=update, now=now, link=got.url)
     done: list[str] = []
     if not dry_run:
         try:
@@ -56,7 +60,30 @@ def import_page(
         except StoryExists:  # another import made the story meanwhile: grow it instead
             plan = plan_import(_existing(ws, slug), slug, reading)
             done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
-    return ImportResult(reading, plan, done)
+    return ImportResult(reading, plan, done, rehearsed)
+
+
+def _rehearse(
+    ws: Workspace,
+    slug: str,
+    reading: Reading,
+    plan: Plan,
+    *,
+    update: bool,
+    now: datetime,
+    link: str | None,
+) -> Story:
+    """The story as the import will leave it, made in a store in memory."""
+    from ..store.memory import MemoryStore
+
+    memory = MemoryStore(ws.store.site_source().decode("utf-8"))
+    if plan.story is not None:
+        memory.put(slug, ws.store.story_source(slug))
+        memory.retire(slug, ws.store.retired(slug))
+    apply_import(replace(ws, store=memory), slug, reading, plan, update=update, now=now, link=link)
+    story = memory.read_story(slug, memory.read_site()).story
+    assert story is not None  # apply_import verified it
+    return story
 
 
 def _existing(ws: Workspace, slug: str) -> Story | None:
@@ -76,17 +103,22 @@ def _existing(ws: Workspace, slug: str) -> Story | None:
 
 
 def describe(result: ImportResult) -> list[str]:
-    """The dry-run table: each update's local and UTC time, id, action, first words."""
+    """The dry-run table: for each update found, what the store will hold: its
+    action, local and UTC time, id, and title as feed readers will see it."""
     lines = [
         f"{len(result.reading.updates)} updates found ({result.reading.order}, "
         f"{result.reading.zone}); {len(result.reading.background)} background paragraphs"
     ]
+    stored = {u.anchor: u for u in result.story.updates}
     for found in result.reading.updates:
-        assert found.when is not None
-        words = " ".join((found.title or found.text).split()[:8])
+        anchor = result.plan.anchors[id(found)]
+        held = stored.get(anchor)
+        when = held.published if held is not None else found.when
+        assert when is not None
+        title = held.title if held is not None else (found.title or found.text)
         lines.append(
-            f"{result.plan.action(found):8} {found.when:%Y-%m-%d %H:%M %z}  "
-            f"{found.when.astimezone(UTC):%Y-%m-%d %H:%MZ}  "
-            f"{result.plan.anchors[id(found)]:18}  {words}"
+            f"{result.plan.action(found):8} {when:%Y-%m-%d %H:%M %z}  "
+            f"{when.astimezone(UTC):%Y-%m-%d %H:%MZ}  {anchor:18}  {' '.join(title.split())}"
         )
+    lines.append(f"the story will have {len(result.story.updates)} updates")
     return lines

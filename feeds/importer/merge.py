@@ -39,6 +39,23 @@ class Plan:
         return "same"
 
 
+# Line starts that the store would read as its own syntax rather than as the
+# page's text: headings (an update heading, or one mistyped), setext underlines,
+# fences and raw HTML blocks that run on past the text (swallowing the
+# headings after them), front-matter delimiters.
+_STORE_SYNTAX = re.compile(
+    r"^( {0,3})(#|=+\s*$|-+\s*$|\+\+\+|`{3}|~{3}|<(?:script|pre|style|textarea|!|\?))",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def store_safe(text: str) -> str:
+    """The page's text with a backslash before anything the store would read as
+    structure: imported text stays text (an ``## 2030-01-01 00:00 {#x}`` line on a
+    page is not an update), and renders the same."""
+    return _STORE_SYNTAX.sub(r"\1\\\2", text)
+
+
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"\\(.)", r"\1", text).split())
 
@@ -108,7 +125,7 @@ def apply_import(
         added = add_update(
             ws,
             slug,
-            found.text,
+            store_safe(found.text),
             at=found.when,
             now=now,
             title=found.title or None,
@@ -118,7 +135,13 @@ def apply_import(
     if update:
         for found, anchor in plan.changed:
             try:
-                edit_update(ws, slug, anchor, text=found.text or None, title=found.title or None)
+                edit_update(
+                    ws,
+                    slug,
+                    anchor,
+                    text=store_safe(found.text) or None,
+                    title=found.title or None,
+                )
             except AuthoringError as exc:
                 raise ImportProblem(f"could not update {anchor}: {exc}") from exc
             done.append(f"updated {anchor}")
@@ -130,11 +153,13 @@ def _new_story(reading: Reading, plan: Plan, link: str | None) -> CreateStory:
     for found in plan.new:
         assert found.when is not None
         title = " ".join(found.title.split())
-        updates.append(NewUpdate(found.when, plan.anchors[id(found)], found.text, title))
+        updates.append(
+            NewUpdate(found.when, plan.anchors[id(found)], store_safe(found.text), title)
+        )
     return CreateStory(
         title=reading.title or "Imported story",
         timezone=reading.zone,
         link=link,
-        background=tuple(reading.background),
+        background=tuple(store_safe(p) for p in reading.background),
         updates=tuple(updates),
     )
