@@ -14,13 +14,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .errors import AuthoringError, EditConflict, Problem, StoreError
 from .model import Site, Story, Update, check_slug
 from .publish.files import write_if_changed
-from .settings import SITE_TOML, Workspace, load_site, site_template
+from .settings import SITE_TOML, Workspace, load_site, site_template, url_host
 from .store.changes import AddUpdate, CreateStory, EndStory, NewUpdate, ReviseUpdate
 from .store.headings import default_anchor
 from .store.storytext import format_stamp, toml_string
@@ -79,7 +78,7 @@ def _settings(
 ) -> str:
     """A new site's settings, as site.toml holds them; AuthoringError if they are bad."""
     zone(timezone)  # raises TimeError with a clear message
-    host = urlsplit(base_url).hostname or ""
+    host = url_host(base_url)
     values = {
         "title": title,
         "base_url": base_url,

@@ -94,12 +94,24 @@ def _errors() -> Iterator[None]:
     except (FeedsError, TimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # what the library did not name more precisely: still one line
-        where = exc.filename2 or exc.filename
-        raise click.ClickException(
-            f"{where}: {exc.strerror}; check space and permissions, then run it again"
-            if where
-            else f"{exc.strerror or exc}; check space and permissions, then run it again"
-        ) from exc
+        raise click.ClickException(_os_error(exc)) from exc
+
+
+def _os_error(exc: OSError) -> str:
+    where = exc.filename2 or exc.filename
+    why = exc.strerror or str(exc)
+    return f"{where}: {why}; check the path, space and permissions" if where else why
+
+
+class _Commands(click.Group):
+    """The command group; a file system error anywhere in a command, its argument
+    checks included, is one line rather than a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            raise click.ClickException(_os_error(exc)) from exc
 
 
 def workspace_options(f: Callable[..., object]) -> Callable[..., object]:
@@ -198,7 +210,7 @@ def _keep_draft(ws: Workspace, name: str, text: Callable[[], str | None]) -> Ite
         raise
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 def cli() -> None:
     """Live-blog stories in a plain-text store, published as RSS 2.0 and Atom 1.0 feeds.

@@ -267,8 +267,20 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
     return Site(**values)  # type: ignore[arg-type]
 
 
+def url_host(url: str) -> str:
+    """The URL's host name, or "" (also for a URL that cannot be parsed: ``http://[::1``)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def _http_url(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsed on access: "http://x:99999" raises here)
+    except ValueError:
+        return False
     return not (
         parts.scheme not in ("http", "https")
         or not parts.netloc
@@ -282,7 +294,7 @@ def _check_id_authority(given: bool, id_authority: str, table: Table, base_url: 
     from .model import ID_AUTHORITY_RE
 
     if not given:
-        host = urlsplit(base_url).hostname or "example.org"
+        host = url_host(base_url) or "example.org"
         table.problems.add(
             1,
             f'missing id_authority: add id_authority = "{host},YYYY" with a year in which you '
