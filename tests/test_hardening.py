@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -742,3 +743,43 @@ def test_a_page_the_store_would_refuse_fails_the_dry_run_too_and_writes_nothing(
         assert "more than 100 deep" in done.output
         _one_clean_line(done.output)
     assert snapshot_tree(root) == before  # not even the first of the two new updates
+
+
+# --- state and output in a shape no build wrote -------------------------------
+
+
+@pytest.mark.parametrize("name", ["index.json", "site.json", "stories/a.json"])
+def test_a_state_file_nested_beyond_reading_is_rebuilt_not_a_crash(
+    name: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\nText."))
+    args = ["build", "--data", str(root), "--out", str(tmp_path / "o")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    state = root.parent / ".feeds" / name
+    state.write_text("[" * 100_000 + "]" * 100_000)  # RecursionError for a recursive reader
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    checked = CliRunner().invoke(cli, ["check", "--data", str(root), "--out", str(tmp_path / "o")])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(state.read_text())  # written again as data
+
+
+def test_a_story_feed_that_is_a_folder_is_one_line_and_changes_nothing(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    root = make_store(a=story(body="## 2024-06-01 10:00 {#a}\n\nText."))
+    args = ["build", "--data", str(root), "--out", str(tmp_path / "o")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    feed = tmp_path / "o" / "a" / "rss.xml"
+    feed.unlink()
+    feed.mkdir()
+    (root / "a.md").write_text(story(body="## 2024-06-01 11:00 {#b}\n\nMore.\n\n"
+                                          "## 2024-06-01 10:00 {#a}\n\nText."))  # fmt: skip
+    atom = (tmp_path / "o" / "a" / "atom.xml").read_bytes()
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 1
+    assert f"{feed}: cannot write (Is a directory)" in done.output
+    _one_clean_line(done.output)
+    assert (tmp_path / "o" / "a" / "atom.xml").read_bytes() == atom  # the story's batch waits
+    feed.rmdir()
+    assert CliRunner().invoke(cli, args).exit_code == 0
