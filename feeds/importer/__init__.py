@@ -15,6 +15,7 @@ from ..errors import ImportProblem as ImportProblem
 from ..errors import StoryExists
 from ..model import SLUG_RE, Story
 from ..settings import Workspace
+from .fetch import Source as Source
 from .fetch import read_source
 from .merge import Plan, apply_import, plan_import
 from .page import html_page, looks_like_html, text_page
@@ -44,6 +45,32 @@ def import_page(
 ) -> ImportResult:
     allow = tuple(ws.store.read_site().import_allow_hosts.split())
     got = read_source(source, allow_hosts=allow)
+    return import_source(
+        got,
+        ws,
+        slug,
+        timezone=timezone,
+        page_date=page_date,
+        fmt=fmt,
+        dry_run=dry_run,
+        update=update,
+        now=now,
+    )
+
+
+def import_source(
+    got: Source,
+    ws: Workspace,
+    slug: str,
+    *,
+    timezone: str | None = None,
+    page_date: date | None = None,
+    fmt: str = "auto",
+    dry_run: bool = False,
+    update: bool = False,
+    now: datetime,
+) -> ImportResult:
+    """Import a page already read (``read_source``, or fetched by a follower)."""
     is_html = fmt == "html" or (fmt == "auto" and (got.is_html or looks_like_html(got.text)))
     page = html_page(got.text) if is_html else text_page(got.text)
     existing = _existing(ws, slug)  # the one story, read once
