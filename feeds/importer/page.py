@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from lxml import etree
@@ -19,6 +19,7 @@ from ..errors import ImportProblem
 from ..model import NOT_XML
 from ..store.problems import CHAR_REF, decodes_to_forbidden, referenced
 from ..timeutil import MAX_YEAR, MIN_YEAR
+from .structured import Entry, read_structured
 
 BLOCK_TAGS = {
     "p",
@@ -47,6 +48,7 @@ class Block:
     time_text: str = ""  # that element's own text, to drop from the block
     container: str | None = None  # path of the update element holding it (HTML)
     anchor: str | None = None  # that element's id
+    linked: bool = False  # all its text is links
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Page:
     published: datetime | date | None = None
     modified: datetime | date | None = None
     kind: str = "text"
+    structured: list[Entry] = field(default_factory=list)  # updates the page describes
 
 
 def looks_like_html(raw: str) -> bool:
@@ -99,6 +102,17 @@ def text_page(raw: str) -> Page:
 # --------------------------------------------------------------------------- HTML
 
 
+# Parts of a page that are never an update's text: sharing buttons,
+# advertising, newsletter and comment boxes, cookie banners (by class or id).
+FURNITURE_CLASS = re.compile(
+    r"(^|[\s_-])(share|sharing|social|compartir|teilen|partage|ad|ads|advert|advertisement|"
+    r"publi|publicidad|anzeige|werbung|newsletter|promo|cookie|consent|cmp|comments?|"
+    r"subscribe|paywall|banner|sponsor)(?=$|[\s_-])",
+    re.I,
+)
+_INLINE_STAMP_TAGS = {"span", "div", "time", "strong", "b", "em", "small", "a", "header"}
+
+
 def html_page(raw: str) -> Page:
     # An XHTML page's XML declaration names an encoding lxml refuses in decoded text.
     raw = _XML_DECLARATION.sub("", raw, count=1)
@@ -109,35 +123,53 @@ def html_page(raw: str) -> Page:
         root = lxml_html.document_fromstring(raw)
     except (etree.ParserError, ValueError) as exc:
         raise ImportProblem(f"not an HTML page that can be read ({exc})") from exc
-    for bad in root.xpath(
-        "//script[not(@type='application/ld+json')]|//style|//noscript|"
-        "//nav|//footer|//aside|//form|//template"
-    ):
-        bad.drop_tree()
     page = Page([], kind="html")
+    page.structured = read_structured(root)
     page.title = (
         _meta(root, "og:title") or _first_text(root, "//h1") or _first_text(root, "//title")
     )
     page.published = _when(_meta(root, "article:published_time") or _ld(root, "datePublished"))
     page.modified = _when(_meta(root, "article:modified_time") or _ld(root, "dateModified"))
+    for bad in root.xpath(
+        "//script|//style|//noscript|//nav|//footer|//aside|//form|//template|//button|//svg"
+    ):
+        bad.drop_tree()
+    for el in root.xpath("//*[@class or @id]"):
+        names = f"{el.get('class', '')} {el.get('id', '')}"
+        if el.tag not in ("html", "body", "main", "article") and FURNITURE_CLASS.search(names):
+            el.drop_tree()
     body = root.find("body")
     if body is None:
         return page
-    for script in body.xpath(".//script"):
-        script.drop_tree()
+    year = next((d.year for d in (page.modified, page.published) if d is not None), 2000)
     tree = root.getroottree()
+    stamps = _stamp_elements(body, year)
+    containers = _containers(stamps, body)
     for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag not in BLOCK_TAGS:
+        if not isinstance(el.tag, str):
             continue
-        if any(a.tag in BLOCK_TAGS and a.tag != "li" for a in el.iterancestors()):
+        stamp_only = el in stamps and el.tag not in BLOCK_TAGS
+        if stamp_only:
+            if any(a.tag in BLOCK_TAGS for a in el.iterancestors()):
+                continue  # read with its block
+        elif el.tag not in BLOCK_TAGS:
+            continue
+        elif any(a.tag in BLOCK_TAGS and a.tag != "li" for a in el.iterancestors()):
             continue  # inside another block (a <p> in a <blockquote>): read with it
-        if el.tag != "li" and el.xpath(".//p|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6"):
+        elif el.tag != "li" and el.xpath(".//p|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6"):
             continue  # a wrapper: its inner blocks are read
-        if el.tag == "li" and el.xpath(".//p"):
+        elif el.tag == "li" and el.xpath(".//p"):
             continue
-        container = _container(el)
-        time_el = _time_in(el)
-        if time_el is None and container is not None and _same(_first_block_of(container), el):
+        container = next(
+            (a for a in (el, *el.iterancestors()) if a in containers and a is not el), None
+        )
+        time_el = el if el.tag == "time" and el.get("datetime") else _time_in(el)
+        if (
+            time_el is None
+            and container is not None
+            and _same(_first_block_of(container), el)
+            and not any(s for s in stamps if s is not el and _inside(s, container))
+        ):
             time_el = _time_in(container)
         text = markdown_of(el).strip()
         time_text = time_el.text_content().strip() if time_el is not None else ""
@@ -152,9 +184,68 @@ def html_page(raw: str) -> Page:
                 time_text=time_text,
                 container=tree.getpath(container) if container is not None else None,
                 anchor=container.get("id") if container is not None else None,
+                linked=_only_links(el),
             )
         )
     return page
+
+
+def _inside(el: etree._Element, container: etree._Element) -> bool:
+    return any(a is container for a in el.iterancestors())
+
+
+def _only_links(el: etree._Element) -> bool:
+    """A block whose text is all links ("Read more: ...", a list of related stories)."""
+    links = "".join(a.text_content() for a in el.iter("a"))
+    text = el.text_content()
+    return bool(links.strip()) and len(links.split()) >= 0.8 * len(text.split())
+
+
+def _stamp_elements(body: etree._Element, year: int) -> list[etree._Element]:
+    """Elements that open an update: a block starting with a time, an element
+    holding only a time, or a <time datetime> with a time of day."""
+    from .stamps import find_stamp, stamp_from_attribute
+
+    found: list[etree._Element] = []
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag == "time" and el.get("datetime"):
+            if stamp_from_attribute(el.get("datetime", ""), "") is not None:
+                found.append(el)
+            continue
+        if el.tag not in BLOCK_TAGS and el.tag not in _INLINE_STAMP_TAGS:
+            continue
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 2000:
+            continue
+        stamp = find_stamp(text, year)
+        if stamp is None:
+            continue
+        if el.tag in BLOCK_TAGS or (not stamp.rest and len(text) <= 60):
+            if not any(f is el or _inside(el, f) for f in found[-3:]):
+                found.append(el)
+    # An inner element that is the stamp of a block already found is not another.
+    return [el for el in found if not any(o is not el and _inside(el, o) for o in found)]
+
+
+def _containers(stamps: list[etree._Element], body: etree._Element) -> set[etree._Element]:
+    """For each stamp, the largest element around it that holds no other stamp:
+    that element is its update (its title, text and buttons)."""
+    count: dict[etree._Element, int] = {}
+    for el in stamps:
+        for anc in el.iterancestors():
+            count[anc] = count.get(anc, 0) + 1
+    out: set[etree._Element] = set()
+    for el in stamps:
+        node = el
+        parent = node.getparent()
+        while parent is not None and parent is not body and count.get(parent, 0) == 1:
+            node = parent
+            parent = node.getparent()
+        if node is not el or el.tag not in BLOCK_TAGS:
+            out.add(node)
+    return out
 
 
 def _container(el: etree._Element) -> etree._Element | None:

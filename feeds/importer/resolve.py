@@ -29,16 +29,69 @@ from zoneinfo import ZoneInfo
 from ..errors import ImportProblem
 from ..timeutil import MAX_YEAR, MIN_YEAR, TimeError, wall_time_exists
 from ..timeutil import zone as timeutil_zone
-from .page import Page
-from .stamps import ZONES, Stamp, find_date_line, find_stamp, stamp_from_attribute
+from .page import Block, Page
+from .stamps import (
+    ZONES,
+    Stamp,
+    dates_in_text,
+    find_stamp,
+    read_date_line,
+    stamp_from_attribute,
+)
 
 BOILERPLATE = re.compile(
-    r"^(we will|we'll|we are|we're) (be )?(continu\w* to )?(updat|follow|bring)|"
-    r"(this|the) (page|story|post|blog) (will be|is being|is) updated|"
-    r"^(refresh|check back)|as the story (develops|unfolds)|^follow our live",
+    r"^(we will|we'll|we are|we're) (be )?(continu\w* to )?(keep |updat|follow|bring)|"
+    r"(this|the) (page|story|post|blog) (will be|is being|is) (updated|refreshed)|"
+    r"^(refresh|check back)|as the story (develops|unfolds)|^follow our live|"
+    r"diese seite wird (laufend )?aktualisiert|wir (berichten|halten sie) .* (auf dem laufenden|live)|"
+    r"esta (página|noticia) se (actualiza|irá actualizando)|seguiremos informando|"
+    r"cette page (est|sera) (mise à jour|actualisée)|esta página (é|será) atualizada|"
+    r"^latest updates first|^newest first|^show (more|key events|all)|^load more",
     re.I,
 )
-BYLINE = re.compile(r"^(by|reported by|words by)\s|\breporter\b|^posted by", re.I)
+# Furniture: a line that is only one of these is never text of an update.
+FURNITURE = {
+    "share", "share this", "share this story", "share this post", "facebook", "x", "twitter",
+    "email", "e-mail", "whatsapp", "linkedin", "telegram", "reddit", "bluesky", "threads",
+    "copy link", "copy", "link", "print", "advertisement", "advertising", "ad", "sponsored",
+    "anzeige", "werbung", "teilen", "link kopieren", "publicidad", "compartir", "copiar enlace",
+    "publicité", "partager", "copier le lien", "publicidade", "compartilhar", "copiar link",
+    "skip to content", "skip to main content", "menu", "search", "log in", "sign in",
+    "subscribe", "comments", "comment", "jump to", "back to top", "top",
+}  # fmt: skip
+# A heading or a line that starts what follows the updates (or a box between them).
+TAIL = re.compile(
+    r"^(background|context|what we know|what you need to know|key (facts|dates)|explainer|"
+    r"read more|read also|also read|more on this story|more on this|more from|related|"
+    r"related (stories|articles|news|coverage|links)|see also|full results|full scorecard|"
+    r"results|most read|most popular|trending|recommended|you may also like|newsletter|"
+    r"sign up|have a (news )?tip|donate|support (us|our)|about (this|us)|"
+    r"hintergrund|zum hintergrund|mehr zum thema|lesen sie auch|auch interessant|weitere artikel|"
+    r"das könnte sie auch interessieren|contexto|antecedentes|más noticias|más información|"
+    r"lea también|le puede interesar|te puede interesar|noticias relacionadas|"
+    r"contexte|à lire aussi|lire aussi|sur le même sujet|pour aller plus loin|"
+    r"leia (também|mais)|saiba mais|entenda|notícias relacionadas|relacionadas)\b",
+    re.I,
+)
+COPYRIGHT = re.compile(
+    r"©|\(c\)\s*\d{4}|copyright|all rights reserved|alle rechte vorbehalten|"
+    r"todos los derechos reservados|tous droits réservés|todos os direitos reservados",
+    re.I,
+)
+SEPARATOR = re.compile(r"^\s*([*_=~\-•■◆·]\s*){3,}$")
+# A heading above a box of highlights: what follows it summarises updates.
+KEY_EVENTS = re.compile(
+    r"^(key (events|moments|points|updates)|highlights|summary|the latest|latest|in brief|"
+    r"at a glance|das wichtigste( in kürze)?|überblick|lo (más|mas) importante|lo último|"
+    r"resumen|claves|l'essentiel|ce qu'il faut retenir|en bref|resumo|destaques|"
+    r"o que (se )?sabe)\b",
+    re.I,
+)
+BYLINE = re.compile(
+    r"^(by|reported by|words by|posted by|written by|edited by|reporting by|von|por|par|"
+    r"redacción|redação|redaktion)\s|\breporter\b|^(staff|redacción|redação)\b",
+    re.I,
+)
 
 
 @dataclass
@@ -66,6 +119,51 @@ class Reading:
     zone: str
 
 
+def _is_furniture(text: str, repeated: set[str]) -> bool:
+    lines = [ln.strip().strip("·|•").strip() for ln in text.split("\n") if ln.strip()]
+    return bool(lines) and all(
+        ln.lower().rstrip(":") in FURNITURE
+        or ln in repeated
+        or re.fullmatch(r"\d+ comments?", ln, re.I)
+        for ln in lines
+    )
+
+
+def _strip_furniture(text: str, repeated: set[str]) -> str:
+    """Drop furniture lines at the end of a block ("Share", "Advertisement")."""
+    lines = text.split("\n")
+    while lines and (not lines[-1].strip() or _is_furniture(lines[-1], repeated)):
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _repeated_lines(page: Page) -> set[str]:
+    """Short lines that occur three times or more: buttons and labels of the site."""
+    counts: dict[str, int] = {}
+    for block in page.blocks:
+        for line in block.text.split("\n"):
+            line = line.strip()
+            if line and len(line) <= 30:
+                counts[line] = counts.get(line, 0) + 1
+    return {line for line, n in counts.items() if n >= 3 and find_stamp(line) is None}
+
+
+def _ends_updates(block: Block) -> bool:
+    """Does this block start something that is not an update (a box, the page's tail)?"""
+    text = block.text.strip().strip("*_#").strip()
+    first = text.split("\n", 1)[0]
+    if COPYRIGHT.search(first) and len(text) < 300:
+        return True
+    if SEPARATOR.match(first):
+        return True
+    if BOILERPLATE.search(first) and len(text) < 300:
+        return True
+    short = len(first) <= 60 and not first.rstrip().endswith((".", "!", "?", '"', "”"))
+    if TAIL.match(first) and (short or block.heading or first.rstrip().endswith(":")):
+        return True
+    return block.linked and len(text) < 400 and block.heading == 0
+
+
 def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], list[str]]:
     """(leading background, updates, trailing background) of a page."""
     leading: list[str] = []
@@ -75,29 +173,47 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     current_container: str | None = None
     day: date | None = None
     ended = False
+    in_box = False  # inside a key-events box: its times are not updates
+    repeated = _repeated_lines(page)
     for index, block in enumerate(page.blocks):
-        text = block.text
-        if BOILERPLATE.search(text) and len(text) < 200:
+        text = _strip_furniture(block.text, repeated)
+        if not text.strip() or _is_furniture(text, repeated):
             continue
         stamp = None
         if block.time_attr:
             rest = text
             if block.time_text:
-                rest = text.replace(block.time_text, "", 1).strip(" \n:-–—|")
+                rest = text.replace(block.time_text, "", 1).strip(" \n:-–—|·")
             stamp = stamp_from_attribute(block.time_attr, rest)
         if stamp is None:
-            stamp = find_stamp(text)
+            stamp = find_stamp(text, year_hint)
         if stamp is None:
-            dated = find_date_line(text, year_hint)
-            if dated is not None and (block.heading or len(text) < 40):
-                day = dated
-                if not updates and index < 6:
-                    continue  # the page date, near the top
+            dated = read_date_line(text, year_hint)
+            if dated is not None and (block.heading or len(text) < 60):
+                if current is not None or dated.kind == "date":
+                    day = dated.day  # a date heading: it dates the times below it
+                if current is not None:
+                    ended = True
                 continue
+        heading_box = block.heading or (len(text) < 40 and "\n" not in text)
+        if stamp is None and heading_box and KEY_EVENTS.match(text.strip("*_# ")):
+            in_box = True
+            continue
+        if in_box:
+            if stamp is not None and (block.container is None or page.kind == "text"):
+                if _boxed(page, index):
+                    continue
+            in_box = False
+        if stamp is not None and (block.heading == 1 or BYLINE.search(text)):
+            stamp = None  # "By A and B · Updated 11:42": a byline, not an update
         if stamp is not None:
             title, paragraphs = "", [stamp.rest] if stamp.rest else []
             if block.heading:
                 title, paragraphs = stamp.rest, []
+            elif stamp.rest and "\n" in stamp.rest:
+                head, body = stamp.rest.split("\n", 1)
+                if _looks_like_title(head):
+                    title, paragraphs = head.strip("*_ "), [body.strip()]
             current = Found(stamp, title, paragraphs, anchor=block.anchor, day=day)
             current_container = block.container
             updates.append(current)
@@ -106,9 +222,11 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
         if current is None:
             if index == 0 and (block.heading or text == page.title):
                 continue  # the headline
-            if BYLINE.search(text) and len(text) < 120:
+            if BYLINE.search(text) and len(text) < 160:
                 continue
-            if text == page.title:
+            if text == page.title or block.heading == 1:
+                continue
+            if _ends_updates(block) or BOILERPLATE.search(text):
                 continue
             leading.append(text)
             continue
@@ -117,19 +235,62 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             continue
         if page.kind == "html" and current_container is not None:
             if block.container == current_container:
-                current.paragraphs.append(text)
-            else:
-                ended = True
+                if block.heading and not current.title and not current.paragraphs:
+                    current.title = text.strip("*_ ")
+                elif not _ends_updates(block):
+                    current.paragraphs.append(text)
+                continue
+            ended = True
+            if not _ends_updates(block) and not block.heading and block.container is None:
+                trailing.append(text)
+            continue
+        if _ends_updates(block):
+            ended = True
+            if not BOILERPLATE.search(text) and not COPYRIGHT.search(text):
                 trailing.append(text)
             continue
         if page.kind == "html" and block.heading:
+            if not current.title and not current.paragraphs and block.heading >= 3:
+                current.title = text.strip("*_ ")
+                continue
             ended = True  # a heading after the updates starts the page's other content
             trailing.append(text)
+            continue
+        if (
+            not current.paragraphs
+            and not current.title
+            and _looks_like_title(text)
+            and page.kind == "text"
+        ):
+            current.title = text.strip("*_ ")
             continue
         current.paragraphs.append(text)
     if page.kind == "text" and updates:
         trailing = _split_trailing(page, updates[-1], trailing)
     return leading, updates, trailing
+
+
+def _looks_like_title(line: str) -> bool:
+    """A short line without a closing full stop, or one in bold: an update's headline."""
+    line = line.strip()
+    if re.fullmatch(r"\*\*[^*]{3,120}\*\*", line):
+        return True
+    return (
+        3 <= len(line) <= 90
+        and not line.endswith((".", ":", ",", ";", '"', "”", "’"))
+        and line[:1].isupper()
+        and len(line.split()) >= 2
+    )
+
+
+def _boxed(page: Page, index: int) -> bool:
+    """Is the stamped block at ``index`` an entry of a highlights box (a short
+    line of a list of times) rather than an update?"""
+    block = page.blocks[index]
+    lines = [ln for ln in block.text.split("\n") if ln.strip()]
+    if page.kind == "text":
+        return len(lines) > 1 and all(find_stamp(ln) for ln in lines) or len(block.text) < 90
+    return len(block.text) < 120
 
 
 def _split_trailing(page: Page, last: Found, trailing: list[str]) -> list[str]:
@@ -154,7 +315,7 @@ def _split_trailing(page: Page, last: Found, trailing: list[str]) -> list[str]:
         if block.gap > usual:
             break
         keep += 1
-    moved = [b.text for b in follow[keep:]]
+    moved = [b.text for b in follow[keep:] if b.text in last.paragraphs]
     if moved:
         del last.paragraphs[len(last.paragraphs) - len(moved) :]
     return moved + trailing
@@ -162,8 +323,14 @@ def _split_trailing(page: Page, last: Found, trailing: list[str]) -> list[str]:
 
 def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
     """Segment ``page`` and resolve every update's time."""
-    reference = page_date or _page_day(page)
-    leading, updates, trailing = segment(page, reference.year if reference else None)
+    start, top = _page_days(page)
+    if page_date is not None:
+        start, top = None, page_date
+    hint = (top or start).year if (top or start) else None
+    if page.structured:
+        leading, updates, trailing = _from_structured(page)
+    else:
+        leading, updates, trailing = segment(page, hint)
     if not updates:
         raise ImportProblem(
             "no update with a timestamp found. Looked for paragraphs or headings that start with "
@@ -182,28 +349,78 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
     except TimeError as exc:
         raise ImportProblem(f"--timezone: {exc}") from None
     order = _order(updates)
-    if reference is None and not all(u.stamp.exact or u.stamp.on or u.day for u in updates):
+    dated = all(u.stamp.exact or u.stamp.on or u.day for u in updates)
+    if start is None and top is None and not dated:
         raise ImportProblem(
             "the page has bare times but no date: give the date of its top update with "
             "--date YYYY-MM-DD"
         )
-    _resolve(updates, tz, order, reference)
+    # Times are read in the order they happened, from the date that anchors them:
+    # the page's start (a date line, its publication) dates the oldest update, a
+    # last-updated date or --date the top one.
+    chronological = updates if order == "oldest first" else updates[::-1]
+    if top is not None and (start is None or page_date is not None):
+        anchored_top = order == "newest first"
+        sequence = chronological[::-1] if anchored_top else chronological
+        _resolve(sequence, tz, "newest first" if anchored_top else "oldest first", top)
+    else:
+        _resolve(chronological, tz, "oldest first", start)
     title = page.title or (leading[0] if leading else "")
     return Reading(title, leading + trailing, updates, order, zone_name)
 
 
-def _page_day(page: Page) -> date | None:
-    """The page's date: for a newest-first page the last modification dates the top."""
-    for value in (page.modified, page.published):
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-    for block in page.blocks[:6]:
-        found = find_date_line(block.text, None)
-        if found:
-            return found
-    return None
+def _from_structured(page: Page) -> tuple[list[str], list[Found], list[str]]:
+    """Updates from the page's own data (JSON-LD, microdata, h-entry)."""
+    updates = []
+    for entry in page.structured:
+        when = entry.when
+        if when.tzinfo is not None:
+            stamp = Stamp("structured", "", exact=when)
+        else:
+            stamp = Stamp("structured", "", when.hour, when.minute, when.second, on=when.date())
+        text = entry.text
+        title = entry.title
+        if title and " ".join(text.split()).startswith(" ".join(title.split()).rstrip(".…")):
+            title = ""  # a headline that only repeats the text's opening
+        updates.append(Found(stamp, title, [text] if text else [], anchor=entry.anchor))
+    return [], updates, []
+
+
+def _page_days(page: Page) -> tuple[date | None, date | None]:
+    """(the day the page started, the day of its top update), from its data or
+    its date lines, each None if the page does not say."""
+    start = top = None
+    if isinstance(page.published, datetime):
+        start = page.published.date()
+    elif isinstance(page.published, date):
+        start = page.published
+    if isinstance(page.modified, datetime):
+        top = page.modified.date()
+    elif isinstance(page.modified, date):
+        top = page.modified
+    year = (start or top).year if (start or top) else None
+    for block in page.blocks[:25]:
+        if find_stamp(block.text, year) and not BYLINE.search(block.text):
+            break  # the updates begin
+        for line in block.text.split("\n")[:40]:
+            found = read_date_line(line, year)
+            if found is None:
+                continue
+            if found.kind == "updated":
+                top = top or found.day
+            else:
+                start = start or found.day
+    if start is None and top is None:  # a date inside a byline or a dateline
+        for block in page.blocks[:25]:
+            if find_stamp(block.text, year) and not BYLINE.search(block.text):
+                break
+            for line in block.text.split("\n")[:40]:
+                for found in dates_in_text(line):
+                    if found.kind == "updated":
+                        top = top or found.day
+                    else:
+                        start = start or found.day
+    return start, top
 
 
 def _zone_from_page(updates: list[Found]) -> str | None:
