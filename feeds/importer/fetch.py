@@ -8,8 +8,9 @@ moment later (DNS rebinding) gains nothing. Hosts named in the site's
 ``import_allow_hosts`` (a name as written in the URL, or an address) are let
 through. Redirects go to http(s) only. No proxy from the environment is used
 (it would hide the address). The whole fetch has a deadline, not only each
-read, and the body is capped by the bytes actually read (no
-``Accept-Encoding`` is sent, so nothing is decompressed).
+read, and the body is capped by the bytes actually read; a follower
+(:func:`fetch`) asks for gzip and the cap holds for the decompressed bytes too,
+so a small compressed bomb stops at the same size as a large page.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,59 @@ def read_source(
 def _fetch(
     url: str, timeout: float, max_bytes: int, allow_hosts: tuple[str, ...], deadline: float
 ) -> Source:
+    got = fetch(
+        url,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_hosts=allow_hosts,
+        deadline=deadline,
+        accept_gzip=False,
+    )
+    if not 200 <= got.status < 300:
+        raise ImportProblem(f"{url}: the server answered HTTP {got.status}")
+    return got.source()
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer: its status, headers (lower-case names) and body (decompressed;
+    read for 2xx answers only)."""
+
+    url: str  # the URL asked for (redirects were followed from it)
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def source(self) -> Source:
+        """The body as a page to import."""
+        from email.message import Message
+
+        parsed = Message()  # what http.client's headers are: the same parsing
+        parsed["Content-Type"] = self.header("Content-Type") or "text/plain"
+        kind, charset = parsed.get_content_type(), parsed.get_content_charset()
+        is_html = True if kind in ("text/html", "application/xhtml+xml") else None
+        return Source(_decode(self.body, charset, self.url), is_html, self.url)
+
+
+def fetch(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    user_agent: str = USER_AGENT,
+    timeout: float = TIMEOUT,
+    max_bytes: int = MAX_BYTES,
+    allow_hosts: tuple[str, ...] = (),
+    deadline: float = DEADLINE,
+    accept_gzip: bool = True,
+) -> Response:
+    """GET ``url`` with every guard of :func:`read_source`, and ``headers`` added
+    (``If-None-Match``, ``If-Modified-Since``...). Every HTTP status is returned,
+    304 and 5xx alike, with the headers (``Retry-After``, ``ETag``); a page that
+    cannot be fetched at all (refused address, timeout, deadline, too large) is an
+    ImportProblem."""
     ends = time.monotonic() + deadline
     allow = frozenset(h.lower().strip("[]") for h in allow_hosts)
     opener = urllib.request.build_opener(
@@ -85,22 +141,31 @@ def _fetch(
         _GuardedHTTPSHandler(allow),
         _HttpRedirects(),
     )
+    sent = {"User-Agent": user_agent, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"}
+    sent |= {"Accept-Encoding": "gzip"} if accept_gzip else {}
+    sent |= dict(headers or {})
     try:
-        request = urllib.request.Request(
-            url,
-            headers={"User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9, */*;q=0.5"},
-        )
+        request = urllib.request.Request(url, headers=sent)
         with opener.open(request, timeout=min(timeout, deadline)) as response:
-            raw = _read_body(response, max_bytes, ends, url, deadline)
-            kind = response.headers.get_content_type()
-            charset = response.headers.get_content_charset()
+            got = {k.lower(): v for k, v in response.headers.items()}
+            coding = got.get("content-encoding", "identity").strip().lower()
+            if coding not in ("identity", "gzip", "x-gzip"):
+                raise ImportProblem(
+                    f"{url}: the server sent the page {coding}-encoded, which feeds does not read"
+                )
+            gzipped = coding != "identity"
+            body = _read_body(response, max_bytes, ends, url, deadline, gzipped)
+            return Response(url, response.status, got, body)
     except urllib.error.HTTPError as exc:
+        exc.close()
         location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
-        if location:  # urllib's own refusal: a redirect to file:, data: and the like
-            raise ImportProblem(
+        if location and urlsplit(location).scheme.lower() not in ("http", "https"):
+            raise ImportProblem(  # urllib's own refusal: a redirect to file:, data: and the like
                 f"{url}: redirected to {location}, which is not http(s); not followed"
             ) from exc
-        raise ImportProblem(f"{url}: the server answered HTTP {exc.code}") from exc
+        if location:
+            raise ImportProblem(f"{url}: too many redirects (the last to {location})") from exc
+        return Response(url, exc.code, {k.lower(): v for k, v in exc.headers.items()})
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ImportProblem):
@@ -108,18 +173,20 @@ def _fetch(
         raise ImportProblem(f"{url}: cannot fetch it ({reason}; timeout {timeout:g}s)") from exc
     except ValueError as exc:  # urllib's own parse: "Invalid IPv6 URL", a bad port
         raise ImportProblem(f"{url}: not a valid URL ({exc})") from exc
-    if len(raw) > max_bytes:
-        raise ImportProblem(f"{url}: the page is larger than {max_bytes:,} bytes")
-    is_html = True if kind in ("text/html", "application/xhtml+xml") else None
-    return Source(_decode(raw, charset, url), is_html, url)
+    except http.client.HTTPException as exc:  # a status line or headers that are not HTTP
+        raise ImportProblem(f"{url}: the server's answer is not valid HTTP ({exc!r})") from exc
 
 
-def _read_body(response: Any, max_bytes: int, ends: float, url: str, deadline: float) -> bytes:
+def _read_body(
+    response: Any, max_bytes: int, ends: float, url: str, deadline: float, gzipped: bool = False
+) -> bytes:
     """The body, a little at a time, until the cap or the deadline: a server that sends
-    one byte a second cannot hold an import for longer than the deadline."""
+    one byte a second cannot hold an import for longer than the deadline. Gzip is
+    decompressed as it arrives and the cap counts the decompressed bytes."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
     chunks: list[bytes] = []
-    size = 0
-    while size <= max_bytes:
+    size = received = 0
+    while size <= max_bytes and received <= max_bytes:
         if time.monotonic() > ends:
             raise ImportProblem(
                 f"{url}: the page took longer than {deadline:g} s to arrive; try again later"
@@ -127,8 +194,18 @@ def _read_body(response: Any, max_bytes: int, ends: float, url: str, deadline: f
         chunk = response.read1(65536)
         if not chunk:
             break
+        received += len(chunk)
+        if inflate is not None:
+            try:  # at most one byte past the cap: enough to know it is too large
+                chunk = inflate.decompress(chunk, max_bytes + 1 - size)
+            except zlib.error as exc:
+                raise ImportProblem(f"{url}: the gzip data of the page is damaged") from exc
         chunks.append(chunk)
         size += len(chunk)
+    if size > max_bytes or received > max_bytes:
+        raise ImportProblem(f"{url}: the page is larger than {max_bytes:,} bytes")
+    if inflate is not None and not inflate.eof:
+        raise ImportProblem(f"{url}: the gzip data of the page is cut short")
     return b"".join(chunks)
 
 

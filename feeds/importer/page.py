@@ -59,6 +59,7 @@ class Page:
     modified: datetime | date | None = None
     kind: str = "text"
     structured: list[Entry] = field(default_factory=list)  # updates the page describes
+    header: list[str] = field(default_factory=list)  # bylines, datelines before the updates
 
 
 def looks_like_html(raw: str) -> bool:
@@ -110,6 +111,7 @@ FURNITURE_CLASS = re.compile(
     r"subscribe|paywall|banner|sponsor)(?=$|[\s_-])",
     re.I,
 )
+_INNER_BLOCKS = ".//p|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//blockquote"
 _INLINE_STAMP_TAGS = {"span", "div", "time", "strong", "b", "em", "small", "a", "header"}
 
 
@@ -144,13 +146,14 @@ def html_page(raw: str) -> Page:
     year = next((d.year for d in (page.modified, page.published) if d is not None), 2000)
     tree = root.getroottree()
     stamps = _stamp_elements(body, year)
+    page.header = _header_lines(body, stamps[0] if stamps else None)
     containers = _containers(stamps, body)
     for el in body.iter():
         if not isinstance(el.tag, str):
             continue
         stamp_only = el in stamps and el.tag not in BLOCK_TAGS
         if stamp_only:
-            if any(a.tag in BLOCK_TAGS for a in el.iterancestors()):
+            if any(a.tag in BLOCK_TAGS and not a.xpath(_INNER_BLOCKS) for a in el.iterancestors()):
                 continue  # read with its block
         elif el.tag not in BLOCK_TAGS:
             continue
@@ -190,6 +193,32 @@ def html_page(raw: str) -> Page:
     return page
 
 
+_HEADER_CLASS = re.compile(
+    r"byline|date|time|meta|publish|updated|fecha|datum|data|autor|author|firma|stand", re.I
+)
+
+
+def _header_lines(body: etree._Element, first_stamp: etree._Element | None) -> list[str]:
+    """Bylines, datelines and dates above the first update (they date the page)."""
+    lines: list[str] = []
+    for el in body.iter():
+        if el is first_stamp or len(lines) > 40:
+            break
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag == "time" and el.get("datetime"):
+            lines.append(el.get("datetime", "")[:10])
+        elif _HEADER_CLASS.search(f"{el.get('class', '')} {el.get('id', '')}"):
+            text = "".join(
+                ("\n" if isinstance(n, etree._Element) and n.tag == "br" else "")
+                + (n if isinstance(n, str) else "")
+                for n in el.xpath(".//text()|.//br")
+            )
+            if len(text) <= 300:
+                lines += [" ".join(ln.split()) for ln in text.split("\n") if ln.strip()]
+    return lines
+
+
 def _inside(el: etree._Element, container: etree._Element) -> bool:
     return any(a is container for a in el.iterancestors())
 
@@ -216,6 +245,8 @@ def _stamp_elements(body: etree._Element, year: int) -> list[etree._Element]:
             continue
         if el.tag not in BLOCK_TAGS and el.tag not in _INLINE_STAMP_TAGS:
             continue
+        if el.tag in BLOCK_TAGS and el.xpath(_INNER_BLOCKS):
+            continue  # a wrapper (an <li> holding a post): its parts are looked at
         text = " ".join(el.text_content().split())
         if not text or len(text) > 2000:
             continue

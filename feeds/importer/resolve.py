@@ -124,7 +124,8 @@ def _is_furniture(text: str, repeated: set[str]) -> bool:
     return bool(lines) and all(
         ln.lower().rstrip(":") in FURNITURE
         or ln in repeated
-        or re.fullmatch(r"\d+ comments?", ln, re.I)
+        or re.fullmatch(r"\d+ comments?|comments \(\d+\)", ln, re.I)
+        or (len(ln) < 60 and all(w.lower().strip(":,|") in FURNITURE for w in ln.split()))
         for ln in lines
     )
 
@@ -399,8 +400,9 @@ def _page_days(page: Page) -> tuple[date | None, date | None]:
     elif isinstance(page.modified, date):
         top = page.modified
     year = (start or top).year if (start or top) else None
-    for block in page.blocks[:25]:
-        if find_stamp(block.text, year) and not BYLINE.search(block.text):
+    head = [Block(line) for line in page.header]
+    for block in head + page.blocks[:25]:
+        if block not in head and find_stamp(block.text, year) and not BYLINE.search(block.text):
             break  # the updates begin
         for line in block.text.split("\n")[:40]:
             found = read_date_line(line, year)
@@ -411,8 +413,8 @@ def _page_days(page: Page) -> tuple[date | None, date | None]:
             else:
                 start = start or found.day
     if start is None and top is None:  # a date inside a byline or a dateline
-        for block in page.blocks[:25]:
-            if find_stamp(block.text, year) and not BYLINE.search(block.text):
+        for block in head + page.blocks[:25]:
+            if block not in head and find_stamp(block.text, year) and not BYLINE.search(block.text):
                 break
             for line in block.text.split("\n")[:40]:
                 for found in dates_in_text(line):

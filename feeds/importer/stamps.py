@@ -178,7 +178,12 @@ _TIME = (
     r"(?P<local>\s+(?:local\s+time|hora\s+local|ortszeit|heure\s+locale))?"
 )
 _STAMP = re.compile(
-    r"^\s*(?:\[|\*\*|__|\()?" + _PREFIX + _RELATIVE + _DATE + _TIME + r"(?:\]|\*\*|__|\))?",
+    r"^\s*(?:\[|\*\*|__|\()?"
+    + _PREFIX
+    + _RELATIVE
+    + _DATE
+    + _TIME
+    + r"(?:\s*[:\-–—]?\s*(?:\]|\*\*|__|\)))?",
     re.IGNORECASE,
 )
 _ISO = re.compile(
