@@ -46,7 +46,9 @@ BOILERPLATE = re.compile(
     r"diese seite wird (laufend )?aktualisiert|wir (berichten|halten sie) .* (auf dem laufenden|live)|"
     r"esta (página|noticia) se (actualiza|irá actualizando)|seguiremos informando|"
     r"cette page (est|sera) (mise à jour|actualisée)|esta página (é|será) atualizada|"
-    r"^latest updates first|^newest first|^show (more|key events|all)|^load more",
+    r"^latest updates first|^newest first|^show (more|key events|all)|^load more|"
+    r"wir aktualisieren (diesen|den) (artikel|beitrag|liveblog)|"
+    r"(este|el) (directo|artículo) se (actualiza|irá actualizando)",
     re.I,
 )
 # Furniture: a line that is only one of these is never text of an update.
@@ -191,7 +193,7 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
         if stamp is None:
             dated = read_date_line(text, year_hint)
             if dated is not None and (block.heading or len(text) < 60):
-                if current is not None or dated.kind == "date":
+                if current is not None or block.heading:
                     day = dated.day  # a date heading: it dates the times below it
                 if current is not None:
                     ended = True
@@ -236,7 +238,9 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             continue
         if page.kind == "html" and current_container is not None:
             if block.container == current_container:
-                if block.heading and not current.title and not current.paragraphs:
+                if (block.heading or _BOLD_LINE.fullmatch(text)) and not (
+                    current.title or current.paragraphs
+                ):
                     current.title = text.strip("*_ ")
                 elif not _ends_updates(block):
                     current.paragraphs.append(text)
@@ -271,10 +275,13 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     return leading, updates, trailing
 
 
+_BOLD_LINE = re.compile(r"\*\*[^*\n]{3,160}\*\*")
+
+
 def _looks_like_title(line: str) -> bool:
     """A short line without a closing full stop, or one in bold: an update's headline."""
     line = line.strip()
-    if re.fullmatch(r"\*\*[^*]{3,120}\*\*", line):
+    if _BOLD_LINE.fullmatch(line):
         return True
     return (
         3 <= len(line) <= 90
