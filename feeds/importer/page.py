@@ -171,7 +171,7 @@ def html_page(raw: str) -> Page:
             time_el is None
             and container is not None
             and _same(_first_block_of(container), el)
-            and not any(s for s in stamps if s is not el and _inside(s, container))
+            and not any(s is not el and _inside(s, container) for s in stamps)
         ):
             time_el = _time_in(container)
         text = markdown_of(el).strip()

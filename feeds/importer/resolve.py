@@ -242,7 +242,7 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
                     current.title or current.paragraphs
                 ):
                     current.title = text.strip("*_ ")
-                elif not _ends_updates(block):
+                else:  # the update's own element says what belongs to it
                     current.paragraphs.append(text)
                 continue
             ended = True

@@ -129,7 +129,8 @@ def _microdata(root: etree._Element) -> list[Entry]:
         "//*[@itemscope][contains(concat(' ', @itemprop, ' '), ' liveBlogUpdate ')]"
     ):
         when = _instant(_prop_value(el, "datePublished"))
-        body = _prop(el, "articleBody") or _prop(el, "text")
+        body = _prop(el, "articleBody")
+        body = body if body is not None else _prop(el, "text")
         if when is None or body is None:
             continue
         headline = _prop(el, "headline")
