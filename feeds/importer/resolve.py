@@ -179,8 +179,8 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     in_box = False  # inside a key-events box: its times are not updates
     repeated = _repeated_lines(page)
     for index, block in enumerate(page.blocks):
-        text = _strip_furniture(block.text, repeated)
-        if not text.strip() or _is_furniture(text, repeated):
+        text = block.text if block.time_attr else _strip_furniture(block.text, repeated)
+        if not block.time_attr and (not text.strip() or _is_furniture(text, repeated)):
             continue
         stamp = None
         if block.time_attr:
