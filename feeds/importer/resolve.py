@@ -80,6 +80,12 @@ COPYRIGHT = re.compile(
     r"todos los derechos reservados|tous droits réservés|todos os direitos reservados",
     re.I,
 )
+# Lines that start the page's tail even as a short sentence ("Have a news tip? ...").
+TAIL_PHRASE = re.compile(
+    r"^(have a (news )?tip|read more|related|more on this story|sign up|subscribe to|"
+    r"lesen sie (auch|mehr)|mehr zum|lea también|leia também|lire aussi|à lire aussi)\b",
+    re.I,
+)
 SEPARATOR = re.compile(r"^\s*([*_=~\-•■◆·]\s*){3,}$")
 # A heading above a box of highlights: what follows it summarises updates.
 KEY_EVENTS = re.compile(
@@ -128,8 +134,15 @@ def _is_furniture(text: str, repeated: set[str]) -> bool:
         or ln in repeated
         or re.fullmatch(r"\d+ comments?|comments \(\d+\)", ln, re.I)
         or (len(ln) < 60 and all(w.lower().strip(":,|") in FURNITURE for w in ln.split()))
+        or _link_row(ln)
         for ln in lines
     )
+
+
+def _link_row(line: str) -> bool:
+    """"Impressum | Datenschutz | Kontakt": a row of the site's links."""
+    parts = re.split(r"\s+[|·•]\s+", line)
+    return len(parts) >= 3 and all(1 <= len(p.split()) <= 4 for p in parts)
 
 
 def _strip_furniture(text: str, repeated: set[str]) -> str:
@@ -164,7 +177,30 @@ def _ends_updates(block: Block) -> bool:
     short = len(first) <= 60 and not first.rstrip().endswith((".", "!", "?", '"', "”"))
     if TAIL.match(first) and (short or block.heading or first.rstrip().endswith(":")):
         return True
+    if TAIL_PHRASE.match(first) and len(first) < 120:
+        return True
+    if len(text) <= 80 and "\n" not in text and _DATED_NOTE.match(text) and dates_in_text(text):
+        return True  # "Posted 11 Jun 2025, updated 12 Jun 2025": the page's own dates
     return block.linked and len(text) < 400 and block.heading == 0
+
+
+_DATED_NOTE = re.compile(
+    r"^(posted|published|updated|first published|last updated|veröffentlicht|aktualisiert|"
+    r"publicado|actualizado|publié|mis à jour|atualizado)\b",
+    re.I,
+)
+
+
+def _heading_like(line: str) -> bool:
+    """A section heading in a text page: a few words, no digits, no sentence end."""
+    line = line.strip()
+    words = line.split()
+    return (
+        1 <= len(words) <= 6
+        and len(line) <= 45
+        and line[:1].isupper()
+        and not re.search(r"\d|:|[.!?,;\"”’)]$", line)
+    )
 
 
 def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], list[str]]:
@@ -178,6 +214,7 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     ended = False
     in_box = False  # inside a key-events box: its times are not updates
     repeated = _repeated_lines(page)
+    site_name = _site_name(page)
     for index, block in enumerate(page.blocks):
         text = block.text if block.time_attr else _strip_furniture(block.text, repeated)
         if not block.time_attr and (not text.strip() or _is_furniture(text, repeated)):
@@ -249,7 +286,14 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             if not _ends_updates(block) and not block.heading and block.container is None:
                 trailing.append(text)
             continue
-        if _ends_updates(block):
+        if _ends_updates(block) or (
+            page.kind == "text"
+            and current.paragraphs
+            and (
+                _heading_like(text.split("\n", 1)[0])
+                or (site_name and text.startswith(site_name + " "))
+            )
+        ):
             ended = True
             if not BOILERPLATE.search(text) and not COPYRIGHT.search(text):
                 trailing.append(text)
@@ -276,6 +320,14 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
 
 
 _BOLD_LINE = re.compile(r"\*\*[^*\n]{3,160}\*\*")
+
+
+def _site_name(page: Page) -> str:
+    """A text page's first line, when it is short: the publication's name."""
+    if page.kind != "text" or not page.blocks:
+        return ""
+    first = page.blocks[0].text.split("\n", 1)[0].strip()
+    return first if 3 <= len(first) <= 40 and find_stamp(first) is None else ""
 
 
 def _looks_like_title(line: str) -> bool:
@@ -334,7 +386,7 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
     start, top = _page_days(page)
     if page_date is not None:
         start, top = None, page_date
-    hint = (top or start).year if (top or start) else None
+    hint = (top or start).year if (top or start) else _year_in_head(page)
     if page.structured:
         leading, updates, trailing = _from_structured(page)
     else:
@@ -375,6 +427,16 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
         _resolve(chronological, tz, "oldest first", start)
     title = page.title or (leading[0] if leading else "")
     return Reading(title, leading + trailing, updates, order, zone_name)
+
+
+def _year_in_head(page: Page) -> int | None:
+    """A year written in the headline or the lines above the updates ("Rally 2025
+    live"), for stamps that give a month and day only."""
+    for text in [page.title, *page.header, *(b.text for b in page.blocks[:12])]:
+        m = re.search(r"\b(19[5-9]\d|20\d\d|21\d\d)\b", text)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def _from_structured(page: Page) -> tuple[list[str], list[Found], list[str]]:
