@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -146,10 +145,8 @@ def _summary(label: str, scores: list[Score]) -> None:
         right = sum(s.right.get(what, 0) for s in scores)
         total = sum(s.total.get(what, 0) for s in scores)
         fields.append(f"{what} {100 * right / max(1, total):.1f}%")
-    print(
-        f"== {label}: {exact}/{len(scores)} pages exact ({100 * exact / max(1, len(scores)):.1f}%); "
-        + ", ".join(fields)
-    )
+    share = 100 * exact / max(1, len(scores))
+    print(f"== {label}: {exact}/{len(scores)} pages exact ({share:.1f}%); " + ", ".join(fields))
 
 
 if __name__ == "__main__":

@@ -253,9 +253,10 @@ def _stamp_elements(body: etree._Element, year: int) -> list[etree._Element]:
         stamp = find_stamp(text, year)
         if stamp is None:
             continue
-        if el.tag in BLOCK_TAGS or (not stamp.rest and len(text) <= 60):
-            if not any(f is el or _inside(el, f) for f in found[-3:]):
-                found.append(el)
+        if (el.tag in BLOCK_TAGS or (not stamp.rest and len(text) <= 60)) and not any(
+            f is el or _inside(el, f) for f in found[-3:]
+        ):
+            found.append(el)
     # An inner element that is the stamp of a block already found is not another.
     return [el for el in found if not any(o is not el and _inside(el, o) for o in found)]
 

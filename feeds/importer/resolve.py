@@ -43,7 +43,8 @@ BOILERPLATE = re.compile(
     r"^(we will|we'll|we are|we're) (be )?(continu\w* to )?(keep |updat|follow|bring)|"
     r"(this|the) (page|story|post|blog) (will be|is being|is) (updated|refreshed)|"
     r"^(refresh|check back)|as the story (develops|unfolds)|^follow our live|"
-    r"diese seite wird (laufend )?aktualisiert|wir (berichten|halten sie) .* (auf dem laufenden|live)|"
+    r"diese seite wird (laufend )?aktualisiert|"
+    r"wir (berichten|halten sie) .* (auf dem laufenden|live)|"
     r"esta (página|noticia) se (actualiza|irá actualizando)|seguiremos informando|"
     r"cette page (est|sera) (mise à jour|actualisée)|esta página (é|será) atualizada|"
     r"^latest updates first|^newest first|^show (more|key events|all)|^load more|"
@@ -140,7 +141,7 @@ def _is_furniture(text: str, repeated: set[str]) -> bool:
 
 
 def _link_row(line: str) -> bool:
-    """"Impressum | Datenschutz | Kontakt": a row of the site's links."""
+    """ "Impressum | Datenschutz | Kontakt": a row of the site's links."""
     parts = re.split(r"\s+[|·•]\s+", line)
     return len(parts) >= 3 and all(1 <= len(p.split()) <= 4 for p in parts)
 
@@ -215,6 +216,10 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
     in_box = False  # inside a key-events box: its times are not updates
     repeated = _repeated_lines(page)
     site_name = _site_name(page)
+    last_stamp = max(
+        (i for i, b in enumerate(page.blocks) if b.time_attr or find_stamp(b.text, year_hint)),
+        default=-1,
+    )
     for index, block in enumerate(page.blocks):
         text = block.text if block.time_attr else _strip_furniture(block.text, repeated)
         if not block.time_attr and (not text.strip() or _is_furniture(text, repeated)):
@@ -240,9 +245,12 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             in_box = True
             continue
         if in_box:
-            if stamp is not None and (block.container is None or page.kind == "text"):
-                if _boxed(page, index):
-                    continue
+            if (
+                stamp is not None
+                and (block.container is None or page.kind == "text")
+                and _boxed(page, index)
+            ):
+                continue
             in_box = False
         if stamp is not None and (block.heading == 1 or BYLINE.search(text)):
             stamp = None  # "By A and B · Updated 11:42": a byline, not an update
@@ -288,9 +296,13 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             continue
         if _ends_updates(block) or (
             page.kind == "text"
+            and index > last_stamp  # after the last update's first paragraph only
             and current.paragraphs
+            and not current.paragraphs[-1].rstrip().endswith(":")  # its list
             and (
                 _heading_like(text.split("\n", 1)[0])
+                or _heading_like(text.split("\n", 1)[0].rstrip(":"))
+                and "\n" in text
                 or (site_name and text.startswith(site_name + " "))
             )
         ):
@@ -386,7 +398,8 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
     start, top = _page_days(page)
     if page_date is not None:
         start, top = None, page_date
-    hint = (top or start).year if (top or start) else _year_in_head(page)
+    anchor = top or start
+    hint = anchor.year if anchor else _year_in_head(page)
     if page.structured:
         leading, updates, trailing = _from_structured(page)
     else:
@@ -468,7 +481,8 @@ def _page_days(page: Page) -> tuple[date | None, date | None]:
         top = page.modified.date()
     elif isinstance(page.modified, date):
         top = page.modified
-    year = (start or top).year if (start or top) else None
+    anchor = top or start
+    year = anchor.year if anchor else None
     head = [Block(line) for line in page.header]
     for block in head + page.blocks[:25]:
         if block not in head and find_stamp(block.text, year) and not BYLINE.search(block.text):

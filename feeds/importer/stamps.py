@@ -136,12 +136,12 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-class _Names(dateutil_parser.parserinfo):
+class _Names(dateutil_parser.parserinfo):  # type: ignore[misc]
     """dateutil's parser, knowing month and weekday names in five languages."""
 
     JUMP = [*dateutil_parser.parserinfo.JUMP, *_FILLERS, "·", "|", "–", "—"]
-    MONTHS = [tuple(names) for names in _MONTHS]  # type: ignore[assignment]
-    WEEKDAYS = [tuple(names) for names in _WEEKDAYS]  # type: ignore[assignment]
+    MONTHS = [tuple(names) for names in _MONTHS]
+    WEEKDAYS = [tuple(names) for names in _WEEKDAYS]
 
     def __init__(self, dayfirst: bool = False) -> None:
         super().__init__(dayfirst=dayfirst)
@@ -313,7 +313,7 @@ def parse_date(text: str, year: int | None) -> date | None:
             )
         except (ValueError, OverflowError, TypeError):
             return None
-        results.append(got)
+        results.append(got)  # a datetime
     a, b = results
     if a.year != b.year and year is None:
         return None  # no year written and none known
@@ -321,7 +321,8 @@ def parse_date(text: str, year: int | None) -> date | None:
         return None
     if not _names_a_day(cleaned):
         return None
-    return a.date()
+    day: date = a.date()
+    return day
 
 
 def _day_first(text: str) -> bool:
