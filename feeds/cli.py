@@ -981,6 +981,8 @@ def import_(
         click.echo("dry run: nothing was written")
         return
     plan = result.plan
+    for warning in result.reading.warnings:
+        click.echo(_printable(f"warning: {warning}"), err=True)
     for line in result.done:
         click.echo(_printable(line))
     click.echo(
@@ -988,6 +990,93 @@ def import_(
         f"{len(plan.changed)} changed on the page"
         + ("" if update_changed or not plan.changed else " (use --update to apply)")
     )
+
+
+@cli.command()
+@workspace_options
+@click.option("--once", is_flag=True, help="Poll every page that is due once, build, exit (cron).")
+@click.option(
+    "--sources",
+    "sources_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The pages to follow  [default: sources.toml beside site.toml]",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    help="Seconds between polls of every page, instead of each page's `every` (which is "
+    "at least 60); for trials and tests.",
+)
+@click.option(
+    "--gap",
+    type=click.FloatRange(min=0),
+    default=5,
+    show_default=True,
+    help="Seconds between two requests to the same host.",
+)
+def follow(data_dir, out_dir, state_dir, once, sources_path, interval, gap):
+    """Follow live-blog pages: poll them politely, import what is new, build.
+
+    The pages are listed in sources.toml, one [[source]] table each with
+    url, story, and optionally timezone, date (as feeds import) and every
+    (seconds between polls, default 300). Needs follow_contact in site.toml.
+    Prints a line per change and per page that failed; quiet otherwise.
+    Without --once, runs until SIGTERM or Ctrl-C (the cycle in progress
+    finishes first).
+
+    Exit status: 0 done, 1 a page failed this round (--once) or bad input
+    (sources.toml, site.toml), 75 another feeds follow or build is running.
+
+    \b
+    Example (sources.toml beside site.toml):
+      [[source]]
+      url = "https://news.example.org/live/storm"
+      story = "storm"
+      timezone = "Europe/Lisbon"
+    then:
+      feeds follow --once            # from cron, every minute
+      feeds follow                   # or as a service
+    """
+    from .follow import following
+
+    ws = _ws(data_dir, out_dir, state_dir)
+
+    def log(line: str, err: bool = False) -> None:
+        stamp = "" if once else f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} "
+        click.echo(_printable(f"{stamp}{line}"), err=err)
+
+    with (
+        _errors(),
+        following(ws, sources=sources_path, interval=interval, gap=gap, clock=_now) as (
+            follower,
+            warnings,
+        ),
+    ):
+        for warning in warnings:
+            log(f"Warning: {warning}", err=True)
+        with follower.stopping_on_signals():
+            if not once:
+                follower.run(lambda done: _report_cycle(done, log), lambda s: log(s, err=True))
+                return
+            done = follower.cycle()
+        _report_cycle(done, log)
+    if isinstance(done.build_error, LockBusy):
+        sys.exit(EXIT_BUSY)
+    sys.exit(1 if done.failures or done.build_error else 0)
+
+
+def _report_cycle(done, log) -> None:
+    for line in done.changes:
+        log(line)
+    if done.build is not None:
+        for warning in done.build.warnings:
+            log(f"Warning: {warning}", err=True)
+        if done.build.changed:
+            log(done.build.summary())
+    for line in done.failures:
+        log(f"Error: {line}", err=True)
+    if done.build_error is not None:
+        log(f"Error: the pages were imported, but the build failed: {done.build_error}", err=True)
 
 
 # --------------------------------------------------------------------------

@@ -148,4 +148,5 @@ def describe(result: ImportResult) -> list[str]:
             f"{when.astimezone(UTC):%Y-%m-%d %H:%MZ}  {anchor:18}  {' '.join(title.split())}"
         )
     lines.append(f"the story will have {len(result.story.updates)} updates")
+    lines += [f"warning: {w}" for w in result.reading.warnings]
     return lines

@@ -22,7 +22,7 @@ the order wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -126,6 +126,7 @@ class Reading:
     updates: list[Found]  # in page order
     order: str  # "newest first" or "oldest first"
     zone: str
+    warnings: list[str] = field(default_factory=list)  # where a boundary is a guess
 
 
 def _is_furniture(text: str, repeated: set[str]) -> bool:
@@ -167,11 +168,11 @@ def _repeated_lines(page: Page) -> set[str]:
 
 def _ends_updates(block: Block) -> bool:
     """Does this block start something that is not an update (a box, the page's tail)?"""
+    if SEPARATOR.match(block.text.strip().split("\n", 1)[0]):
+        return True
     text = block.text.strip().strip("*_#").strip()
     first = text.split("\n", 1)[0]
     if COPYRIGHT.search(first) and len(text) < 300:
-        return True
-    if SEPARATOR.match(first):
         return True
     if BOILERPLATE.search(first) and len(text) < 300:
         return True
@@ -204,8 +205,13 @@ def _heading_like(line: str) -> bool:
     )
 
 
-def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], list[str]]:
-    """(leading background, updates, trailing background) of a page."""
+def segment(
+    page: Page, year_hint: int | None, warnings: list[str] | None = None
+) -> tuple[list[str], list[Found], list[str]]:
+    """(leading background, updates, trailing background) of a page; where a
+    boundary is a guess, a line for the user is added to ``warnings``."""
+    warnings = [] if warnings is None else warnings
+    boxed: list[str] = []
     leading: list[str] = []
     updates: list[Found] = []
     trailing: list[str] = []
@@ -250,10 +256,12 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
                 and (block.container is None or page.kind == "text")
                 and _boxed(page, index)
             ):
+                boxed.append(_quote(text))
                 continue
             in_box = False
         if stamp is not None and (block.heading == 1 or BYLINE.search(text)):
             stamp = None  # "By A and B · Updated 11:42": a byline, not an update
+            warnings.append(f"not an update: {_quote(text)} (a byline or headline with a time)")
         if stamp is not None:
             title, paragraphs = "", [stamp.rest] if stamp.rest else []
             if block.heading:
@@ -294,7 +302,8 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             if not _ends_updates(block) and not block.heading and block.container is None:
                 trailing.append(text)
             continue
-        if _ends_updates(block) or (
+        strong = _ends_updates(block)
+        if strong or (
             page.kind == "text"
             and index > last_stamp  # after the last update's first paragraph only
             and current.paragraphs
@@ -307,6 +316,11 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             )
         ):
             ended = True
+            if not strong:
+                warnings.append(
+                    f"the updates were taken to end before {_quote(text)} (it reads like a "
+                    "section heading or the publisher's note): check the last update"
+                )
             if not BOILERPLATE.search(text) and not COPYRIGHT.search(text):
                 trailing.append(text)
             continue
@@ -327,8 +341,24 @@ def segment(page: Page, year_hint: int | None) -> tuple[list[str], list[Found], 
             continue
         current.paragraphs.append(text)
     if page.kind == "text" and updates:
+        before = len(trailing)
         trailing = _split_trailing(page, updates[-1], trailing)
+        if len(trailing) > before:
+            warnings.append(
+                f"the last update was taken to end before {_quote(trailing[0])} (a wider gap "
+                "between paragraphs): check it"
+            )
+    if boxed:
+        warnings.append(
+            f"{len(boxed)} times in a highlights box were read as summaries, not updates "
+            f"(the first: {boxed[0]})"
+        )
     return leading, updates, trailing
+
+
+def _quote(text: str) -> str:
+    words = " ".join(text.split())
+    return repr(words if len(words) <= 50 else words[:49] + "…")
 
 
 _BOLD_LINE = re.compile(r"\*\*[^*\n]{3,160}\*\*")
@@ -400,10 +430,11 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
         start, top = None, page_date
     anchor = top or start
     hint = anchor.year if anchor else _year_in_head(page)
+    warnings: list[str] = []
     if page.structured:
         leading, updates, trailing = _from_structured(page)
     else:
-        leading, updates, trailing = segment(page, hint)
+        leading, updates, trailing = segment(page, hint, warnings)
     if not updates:
         raise ImportProblem(
             "no update with a timestamp found. Looked for paragraphs or headings that start with "
@@ -439,7 +470,7 @@ def read(page: Page, *, zone: str | None, page_date: date | None) -> Reading:
     else:
         _resolve(chronological, tz, "oldest first", start)
     title = page.title or (leading[0] if leading else "")
-    return Reading(title, leading + trailing, updates, order, zone_name)
+    return Reading(title, leading + trailing, updates, order, zone_name, warnings)
 
 
 def _year_in_head(page: Page) -> int | None:
