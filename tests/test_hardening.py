@@ -783,3 +783,37 @@ def test_a_story_feed_that_is_a_folder_is_one_line_and_changes_nothing(
     assert (tmp_path / "o" / "a" / "atom.xml").read_bytes() == atom  # the story's batch waits
     feed.rmdir()
     assert CliRunner().invoke(cli, args).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/missing", "the server answered HTTP 404"),
+        ("/loop", "redirect"),
+        ("/huge", "larger than 5,242,880 bytes"),
+        ("/koi", "not a character encoding of web pages"),
+        ("/nothing", "no update with a timestamp found"),
+    ],
+    ids=["404", "redirect loop", "too large", "unknown encoding", "not a live blog"],
+)
+def test_pages_that_cannot_be_imported_are_one_line_and_write_nothing(
+    path: str, expected: str, pages: _Pages, make_store: StoreFactory
+) -> None:
+    routes = pages.routes
+    routes["/loop"] = (302, {"Location": f"http://127.0.0.1:{pages.port}/loop2"}, b"", 0.0)
+    routes["/loop2"] = (302, {"Location": f"http://127.0.0.1:{pages.port}/loop"}, b"", 0.0)
+    routes["/huge"] = (200, HTML, b"<p>14:05 x</p>" * 400_000, 0.0)
+    routes["/koi"] = (200, {"Content-Type": "text/html; charset=x-no-such"}, PAGE.encode(), 0.0)
+    routes["/nothing"] = (
+        200,
+        HTML,
+        b"<html><body><h1>Recipes</h1><p>Bake it.</p></body></html>",
+        0.0,
+    )
+    root = make_store(SITE_TOML + 'import_allow_hosts = "127.0.0.1"\n')
+    before = snapshot_tree(root)
+    done = _import(root, f"http://127.0.0.1:{pages.port}{path}")
+    assert done.exit_code == 1, done.output
+    assert expected in done.output
+    _one_clean_line(done.output)
+    assert snapshot_tree(root) == before
