@@ -35,6 +35,8 @@ BLOCK_TAGS = {
     "figcaption",
     "dd",
     "dt",
+    "td",
+    "th",
 }
 CONTAINER_HINT = re.compile(r"update|entry|post|event|item|liveblog|live-blog", re.I)
 
@@ -145,6 +147,15 @@ def html_page(raw: str) -> Page:
         return page
     year = next((d.year for d in (page.modified, page.published) if d is not None), 2000)
     tree = root.getroottree()
+    wrappers: dict[etree._Element, bool] = {}
+
+    def wrapper(el: etree._Element) -> bool:
+        """Does this block element hold other blocks (then they are read, not it)?"""
+        if el not in wrappers:
+            inner = _INNER_BLOCKS if el.tag != "li" else _INNER_BLOCKS.replace("|.//li", "")
+            wrappers[el] = bool(el.xpath(inner))
+        return wrappers[el]
+
     stamps = _stamp_elements(body, year)
     page.header = _header_lines(body, stamps[0] if stamps else None)
     containers = _containers(stamps, body)
@@ -157,12 +168,10 @@ def html_page(raw: str) -> Page:
                 continue  # read with its block
         elif el.tag not in BLOCK_TAGS:
             continue
-        elif any(a.tag in BLOCK_TAGS and a.tag != "li" for a in el.iterancestors()):
-            continue  # inside another block (a <p> in a <blockquote>): read with it
-        elif el.tag != "li" and el.xpath(".//p|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6"):
-            continue  # a wrapper: its inner blocks are read
-        elif el.tag == "li" and el.xpath(".//p"):
-            continue
+        elif any(a.tag in BLOCK_TAGS and not wrapper(a) for a in el.iterancestors()):
+            continue  # inside a block (a <pre> in an <li>): read with it
+        elif wrapper(el):
+            continue  # a wrapper (a <dd>, <td> or <blockquote> of paragraphs): its blocks are read
         container = next(
             (a for a in (el, *el.iterancestors()) if a in containers and a is not el), None
         )

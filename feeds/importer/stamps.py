@@ -169,21 +169,21 @@ _DATE = (
     r"\s*(?:,|\s|T|·|\||-|–)\s*(?:at\s+|um\s+|à\s+|às\s+|a\s+las\s+)?)?"
 )
 _TIME = (
-    r"(?P<at>a\s+las\s+|à\s+|às\s+|um\s+|at\s+)?"
-    r"(?P<h>\d{1,2})(?P<sep>[:.h])(?P<m>\d{2})(?::(?P<s>\d{2}))?"
+    r"(?P<at>a\s+las\s+|à\s+|às\s+|um\s+|at\s+|ore\s+|alle\s+|om\s+)?"
+    r"(?P<h>\d{1,2})(?:(?P<sep>[:.h])(?P<m>\d{2})(?::(?P<s>\d{2}))?)?"
     r"(?:\s*(?P<ampm>[ap])\.?\s?m\b\.?)?"
-    r"(?P<suffix>\s*(?:uhr|hrs|h)\b\.?)?"
+    r"(?P<suffix>\s*(?:uhr|uur|hrs|hs|h)\b\.?)?"
     r"(?:\s*\(?" + _ZONE + r"\)?(?![\w]))?"
     r"(?:\s*,?\s*(?P<weekday>[^\W\d_]+day))?"
     r"(?P<local>\s+(?:local\s+time|hora\s+local|ortszeit|heure\s+locale))?"
 )
 _STAMP = re.compile(
-    r"^\s*(?:\[|\*\*|__|\()?"
+    r"^\s*(?:\[|\*\*|__|\(|\+{2,3}\s*)?"
     + _PREFIX
     + _RELATIVE
     + _DATE
     + _TIME
-    + r"(?:\s*[:\-–—]?\s*(?:\]|\*\*|__|\)))?",
+    + r"(?:\s*[:\-–—]?\s*(?:\]|\*\*|__|\)|\+{2,3}))?",
     re.IGNORECASE,
 )
 _ISO = re.compile(
@@ -235,8 +235,10 @@ def find_stamp(text: str, year: int | None = None) -> Stamp | None:
     rest = _rest(text, m.end())
     if rest is None:
         return None
-    hour, minute = int(m["h"]), int(m["m"])
     ampm = (m["ampm"] or "").lower()
+    if m["m"] is None and not ampm:
+        return None  # "3 of 44": a number; "3 p.m." is a time
+    hour, minute = int(m["h"]), int(m["m"] or 0)
     if ampm:
         if not 1 <= hour <= 12:
             return None
@@ -382,7 +384,7 @@ def read_date_line(text: str, year: int | None) -> DateLine | None:
 
 
 _DATE_IN_TEXT = re.compile(
-    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}|"
+    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4}|"
     r"(?:[^\W\d_]{3,10}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})|"
     r"(?:\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:de\s+)?[^\W\d_]{3,10}\.?,?\s+(?:de\s+)?\d{4}))\b"
 )
