@@ -100,15 +100,17 @@ def _score_update(score: Score, n: int, want: dict[str, str], got: Found | None)
     body = _words(_plain(got.text))
     title = _words(_plain(got.title)) if got.title else []
     expected_title = _words(want["title"]) if want["title"] else []
-    first = _words(want["first"])
+    first = " ".join(_words(want["first"]))
     # A headline kept as the body's first line reads the same: either is right here,
-    # and the title field says which it was.
-    starts = body[: len(first)] == first or (
-        expected_title and (title + body)[len(expected_title) :][: len(first)] == first
+    # and the title field says which it was. Words are compared as text: "en début"
+    # is the end of "jusqu'en début".
+    starts = " ".join(body).startswith(first) or (
+        expected_title and " ".join(title + body).startswith(" ".join(expected_title + [first]))
     )
     score.count("first", bool(starts), f"update {n} starts {' '.join(body[:4])!r}")
-    last = _words(want["last"])
-    score.count("last", body[-len(last) :] == last, f"update {n} ends {' '.join(body[-4:])!r}")
+    last = " ".join(_words(want["last"]))
+    ends = " ".join(body).endswith(last)
+    score.count("last", ends, f"update {n} ends {' '.join(body[-4:])!r}")
     score.count("title", title == expected_title, f"update {n} title {' '.join(title)!r}")
 
 

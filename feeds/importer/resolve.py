@@ -141,6 +141,15 @@ def _is_furniture(text: str, repeated: set[str]) -> bool:
     )
 
 
+def _boilerplate(text: str) -> bool:
+    """A line about the page ("We will update this page..."), not news: one that
+    starts so, or is short; the closing words of a real update ("...are back on.
+    Seguiremos informando mañana.") keep it an update."""
+    first = text.strip().split("\n", 1)[0]
+    found = BOILERPLATE.search(first)
+    return found is not None and len(text) < 300 and (found.start() <= 3 or len(first) < 100)
+
+
 def _link_row(line: str) -> bool:
     """ "Impressum | Datenschutz | Kontakt": a row of the site's links."""
     parts = re.split(r"\s+[|·•]\s+", line)
@@ -174,7 +183,7 @@ def _ends_updates(block: Block) -> bool:
     first = text.split("\n", 1)[0]
     if COPYRIGHT.search(first) and len(text) < 300:
         return True
-    if BOILERPLATE.search(first) and len(text) < 300:
+    if _boilerplate(text):
         return True
     short = len(first) <= 60 and not first.rstrip().endswith((".", "!", "?", '"', "”"))
     if TAIL.match(first) and (short or block.heading or first.rstrip().endswith(":")):
@@ -282,7 +291,7 @@ def segment(
                 continue
             if text == page.title or block.heading == 1:
                 continue
-            if _ends_updates(block) or BOILERPLATE.search(text):
+            if _ends_updates(block) or _boilerplate(text):
                 continue
             leading.append(text)
             continue
@@ -321,12 +330,15 @@ def segment(
                     f"the updates were taken to end before {_quote(text)} (it reads like a "
                     "section heading or the publisher's note): check the last update"
                 )
-            if not BOILERPLATE.search(text) and not COPYRIGHT.search(text):
+            if not _boilerplate(text) and not COPYRIGHT.search(text):
                 trailing.append(text)
             continue
-        if page.kind == "html" and block.heading:
-            if not current.title and not current.paragraphs and block.heading >= 3:
+        if page.kind == "html" and (block.heading or _BOLD_LINE.fullmatch(text)):
+            if not (current.title or current.paragraphs) and block.heading in (0, 3, 4, 5, 6):
                 current.title = text.strip("*_ ")
+                continue
+            if not block.heading:
+                current.paragraphs.append(text)
                 continue
             ended = True  # a heading after the updates starts the page's other content
             trailing.append(text)
@@ -402,7 +414,7 @@ def _split_trailing(page: Page, last: Found, trailing: list[str]) -> list[str]:
     between an update's own paragraphs are the yardstick: a wider one after
     the last update is where the page's closing background starts.
     """
-    blocks = [b for b in page.blocks if not (BOILERPLATE.search(b.text) and len(b.text) < 200)]
+    blocks = [b for b in page.blocks if not _boilerplate(b.text)]
     opened = [i for i, b in enumerate(blocks) if find_stamp(b.text) or b.time_attr]
     if not opened:
         return trailing
