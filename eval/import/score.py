@@ -1,6 +1,6 @@
 """Score the importer on the evaluation corpus: exact pages and per-field accuracy.
 
-    python eval/import/score.py                 # both halves, a line per page
+    python eval/import/score.py                 # every folder, a line per page
     python eval/import/score.py --min-exact 95  # exit 1 if fewer pages are exact (CI)
     python eval/import/score.py first -v        # one half, with what differs
 
@@ -116,7 +116,8 @@ def _score_update(score: Score, n: int, want: dict[str, str], got: Found | None)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("halves", nargs="*", default=["first", "holdout"])
+    folders = sorted(p.name for p in HERE.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    parser.add_argument("halves", nargs="*", default=folders, help="folders (default: all)")
     parser.add_argument("--min-exact", type=float, default=0.0, help="percent of exact pages")
     parser.add_argument("-v", "--verbose", action="store_true", help="say what differs")
     args = parser.parse_args()
