@@ -15,7 +15,9 @@ scored as a field of their own. The importer is run as ``feeds import`` runs it
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 from feeds.errors import FeedsError  # noqa: E402
 from feeds.importer.page import html_page, looks_like_html, text_page  # noqa: E402
 from feeds.importer.resolve import Found, read  # noqa: E402
-from feeds.text import markdown_to_html, plain_text  # noqa: E402
+from feeds.text import markdown_to_html  # noqa: E402
 
 FIELDS = ("count", "time", "first", "last", "title", "absent")
 
@@ -56,7 +58,12 @@ def _words(text: str) -> list[str]:
 
 
 def _plain(markdown: str) -> str:
-    return plain_text(markdown_to_html(markdown, "https://eval.test/")) if markdown else ""
+    """The text a reader sees: the Markdown rendered, tags dropped, blocks apart."""
+    if not markdown:
+        return ""
+    rendered = markdown_to_html(markdown, "https://eval.test/")
+    rendered = re.sub(r"</(?:p|li|h[1-6]|blockquote|tr|td)\s*>|<br\b[^>]*>", " ", rendered)
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", "", rendered)).split())
 
 
 def score_page(page: Path) -> Score:
