@@ -297,10 +297,17 @@ _BREAK = re.compile(r"</(?:p|li|h[1-6]|tr|blockquote)\s*>|<br\b[^>]*>", re.IGNOR
 _TAG = re.compile(r'<[a-zA-Z/!](?:"[^"]*"|[^">])*>')
 
 
+_ITEM_END = re.compile(r"(?<=[^\s.;:!?…])(\s*</li\s*>)", re.IGNORECASE)
+_LAST_ITEM = re.compile(r";(\s*</li\s*>\s*</(?:ul|ol)\s*>)", re.IGNORECASE)
+
+
 def plain_text(html: str) -> str:
-    """The visible text of a sanitised HTML fragment, whitespace collapsed."""
+    """The visible text of a sanitised HTML fragment, whitespace collapsed; list
+    items end with ";" (the last with ".") so they do not run together."""
     if not html.strip():
         return ""
+    if "</li" in html or "</LI" in html:
+        html = _LAST_ITEM.sub(r".\1", _ITEM_END.sub(r";\1", html))
     return _collapse(unescape(_TAG.sub("", _BREAK.sub(" ", html))))
 
 

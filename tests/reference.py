@@ -95,11 +95,10 @@ def _entry(fe: FeedEntry, update: Update) -> None:
     fe.link(href=update.url, rel="alternate")
     fe.published(update.published)
     fe.updated(update.updated)
-    # Atom <summary> is text; RSS <description> is HTML to every reader, so the
-    # plain excerpt is escaped for it ("type <img ...>" must stay text). The
-    # order matters: summary() fills an empty RSS description, description()
-    # then overwrites it, content() then replaces the Atom content it set.
-    fe.summary(update.summary)
+    # No Atom <summary> (the content is the whole text); RSS <description> is
+    # HTML to every reader, so the plain excerpt is escaped for it ("type <img
+    # ...>" must stay text). description() also sets the Atom content, which
+    # content() then replaces.
     fe.description(html.escape(update.summary, quote=False))
     fe.content(update.html or f"<p>{html.escape(update.title, quote=False)}</p>", type="html")
     for person in update.authors:

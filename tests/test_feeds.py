@@ -204,7 +204,25 @@ def test_rss_description_is_escaped_html(make_store: StoreFactory) -> None:
     entry = feedparser.parse(out["s/rss.xml"]).entries[0]
     assert "<img" not in entry.summary
     atom = feedparser.parse(out["s/atom.xml"]).entries[0]
-    assert atom.summary == "Type <img src=x onerror=alert(1)> & go."  # text, as Atom says
+    assert (
+        atom.content[0].value
+        == "<p>Type <code>&lt;img src=x onerror=alert(1)&gt;</code> &amp; go.</p>"
+    )
+    assert "summary_detail" not in atom or atom.summary_detail.type == "text/html"
+
+
+def test_atom_entries_carry_the_whole_text_and_no_excerpt(make_store: StoreFactory) -> None:
+    """rss2email (html-mail off, its default) takes a text/plain part before HTML:
+    an Atom <summary> would be mailed instead of the update, cut mid-sentence."""
+    long = " ".join(f"Sentence {n} of a long update." for n in range(60))
+    root = make_store(s=story(body=f"## 2024-06-01 09:00\n\n{long}"))
+    out = render_store(root)
+    entry = check_atom(out["s/atom.xml"]).find("{http://www.w3.org/2005/Atom}entry")
+    assert entry is not None
+    assert entry.find("{http://www.w3.org/2005/Atom}summary") is None
+    parsed = feedparser.parse(out["s/atom.xml"]).entries[0]
+    assert "Sentence 59 of a long update." in parsed.content[0].value
+    assert [c.type for c in parsed.content] == ["text/html"]
 
 
 def test_authors_with_email_are_credited_once_in_rss(make_store: StoreFactory) -> None:

@@ -1,5 +1,10 @@
 """Atom 1.0 (RFC 4287), with RFC 6721 tombstones for retracted and deleted updates.
 
+Each entry carries its whole text as HTML ``<content>`` and no ``<summary>``:
+RFC 4287 needs a summary only beside out-of-line or base64 content, and clients
+that prefer plain text (rss2email by default) would otherwise mail the excerpt,
+cut mid-sentence, instead of the update.
+
 Written with string templates, each entry once (:func:`atom_entry`), so that
 archives and the site-wide feed re-use it. The tests hold the documents to
 the feedgen-based reference in ``tests/reference.py`` after XML
@@ -53,9 +58,7 @@ def atom_entry(update: Update) -> str:
         text(content),
         '</content>\n    <link href="',
         attr(update.url),
-        '" rel="alternate" type="text/html"/>\n    <summary>',
-        text(update.summary),
-        "</summary>\n",
+        '" rel="alternate" type="text/html"/>\n',
     ]
     for tag in update.tags:
         parts += ['    <category term="', attr(tag), '"/>\n']
