@@ -27,6 +27,7 @@ from .timeutil import TimeError, parse_when, rfc3339
 
 if TYPE_CHECKING:
     from .build.commit import BuildResult
+    from .follow import Cycle
 
 # The commands import the library parts they use when they run: `feeds build`
 # with nothing to do must not pay for Markdown, HTML and feed libraries.
@@ -1003,12 +1004,14 @@ def import_(
 )
 @click.option(
     "--interval",
+    metavar="SECONDS",
     type=click.FloatRange(min=0),
     help="Seconds between polls of every page, instead of each page's `every` (which is "
     "at least 60); for trials and tests.",
 )
 @click.option(
     "--gap",
+    metavar="SECONDS",
     type=click.FloatRange(min=0),
     default=5,
     show_default=True,
@@ -1065,7 +1068,7 @@ def follow(data_dir, out_dir, state_dir, once, sources_path, interval, gap):
     sys.exit(1 if done.failures or done.build_error else 0)
 
 
-def _report_cycle(done, log) -> None:
+def _report_cycle(done: Cycle, log: Callable[..., None]) -> None:
     for line in done.changes:
         log(line)
     if done.build is not None:

@@ -103,8 +103,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "import_allow_hosts",
         "string",
-        "Hosts that feeds import may fetch from although they are not public addresses "
-        '(an intranet, a test server), separated by spaces: "127.0.0.1 wire.internal".',
+        "Hosts that feeds import and feeds follow may fetch from although they are not public "
+        'addresses (an intranet, a test server), separated by spaces: "127.0.0.1 wire.internal".',
+        "",
+        shapes_output=False,
+    ),
+    Setting(
+        "follow_contact",
+        "string",
+        "How a site that feeds follow polls can reach you: a URL or an email address, sent "
+        "in the User-Agent of every request (feeds follow does not start without it).",
         "",
         shapes_output=False,
     ),
@@ -156,6 +164,8 @@ BY_KEY = {s.key: s for s in SETTINGS}
 # Where a command reads and writes, not what the site is: not part of Site.
 # Read from the site.toml beside the store (or the environment), never from a database.
 WORKSPACE_KEYS = ("store", "out", "state", "endpoint_url", "publish_hook")
+# Read by one command only (command_setting), checked with the others, not part of Site.
+COMMAND_KEYS = ("follow_contact",)
 
 
 def default(key: str) -> str | int | None:
@@ -257,14 +267,47 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
             f"endpoint_url {endpoint!r} must be the service's http(s) URL, like "
             '"http://127.0.0.1:9000" for MinIO',
         )
+    contact = str(values["follow_contact"])
+    if contact and not _contact(contact):
+        table.complain(
+            "follow_contact",
+            f"follow_contact {contact!r} must be an http(s) URL or an email address, like "
+            '"https://news.example.org/about/feeds" or "desk@news.example.org"',
+        )
     if problems or "author" not in values:
         found.extend(problems.items)
         return None
-    for key in WORKSPACE_KEYS:
+    for key in WORKSPACE_KEYS + COMMAND_KEYS:
         values.pop(key, None)
     values["ttl"] = values["ttl"] or None
     values["websub_hub"] = values["websub_hub"] or None
     return Site(**values)  # type: ignore[arg-type]
+
+
+def command_setting(raw: bytes, key: str) -> str:
+    """A setting of COMMAND_KEYS from the site's settings (site.toml's bytes, or a
+    database's), which ``load_site`` has checked: "" when it is not set."""
+    from .store.problems import parse_toml
+
+    assert key in COMMAND_KEYS
+    try:
+        value = parse_toml(raw.decode("utf-8-sig")).get(key, "")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return ""
+    return value.strip() if isinstance(value, str) else ""
+
+
+_EMAIL = re.compile(r"^[^@\s<>()\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def _contact(value: str) -> bool:
+    """A URL or an email address that can go in a header: nothing that could end it or
+    the product comment it sits in (white space, parentheses)."""
+    if re.search(r"[\s()]", value) or not value.isascii():
+        return False
+    return bool(_EMAIL.match(value)) or (
+        value.lower().startswith(("http://", "https://")) and bool(url_host(value))
+    )
 
 
 def url_host(url: str) -> str:
