@@ -64,6 +64,7 @@ class Site:
     items_per_feed: int = int(default("items_per_feed") or 0)
     description: str = ""
     tombstone_days: int = int(default("tombstone_days") or 0)
+    retraction_notice_days: int = int(default("retraction_notice_days") or 0)
     cache_max_age: int = int(default("cache_max_age") or 0)
     archive_max_age: int = int(default("archive_max_age") or 0)
     ttl: int | None = None  # minutes: RSS <ttl>, how long pollers may wait

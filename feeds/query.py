@@ -112,7 +112,14 @@ def story_view(ws: Workspace, slug: str, now: datetime) -> View:
         raise StoreError(read.problems)
     refresh_state(ws)
     history = load_history(ws.state, slug)
-    done = reconcile_story(read.story, history, now, site.tombstone_days, history_complete=True)
+    done = reconcile_story(
+        read.story,
+        history,
+        now,
+        site.tombstone_days,
+        history_complete=True,
+        notice_days=site.retraction_notice_days,
+    )
     published = done.story.story.updates if done.story else ()
     return View((read.story,), {u.id: u.updated for u in published}, now)
 

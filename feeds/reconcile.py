@@ -24,6 +24,7 @@ store, edited updates fall back to ``updated == published`` (or their explicit
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,9 @@ from zoneinfo import ZoneInfo
 
 from .errors import Problem, StoreError
 from .model import Site, Snapshot, Story, Tombstone, Update
-from .timeutil import require_aware
+from .timeutil import MONTH_NAMES, require_aware
+
+NOTICE_DAYS = 7.0  # how long a withdrawn update stays in the feeds as a notice
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class Published:
     story: Story  # only the updates that are out, with their edit times
     tombstones: tuple[Tombstone, ...]  # newest first
     seal: object = field(default=None, repr=False, compare=False)
+    # A notice for every update the store says is retracted and readers had:
+    # the story page keeps them in its timeline (feeds carry them for a while).
+    withdrawn: tuple[Update, ...] = ()
 
     def __post_init__(self) -> None:
         _sealed(self.seal, "Published story")
@@ -121,6 +127,7 @@ def reconcile_story(
     now: datetime,
     tombstone_days: int,
     history_complete: bool = False,
+    notice_days: float = NOTICE_DAYS,
 ) -> StoryReconciled:
     """:func:`reconcile` for one story and the part of the history that is its own.
 
@@ -138,6 +145,7 @@ def reconcile_story(
     next_due: datetime | None = None
     result: Story | None = None
     changes: list[datetime] = []  # future moments its output changes at
+    withdrawn: list[Update] = []
 
     if story is not None:
         # Times from the clock or the history are shown in the story's zone,
@@ -163,6 +171,27 @@ def reconcile_story(
                     tombstones[update.id] = Tombstone(
                         update.id, story.slug, update.url, when, update.retraction_note
                     )
+                # A notice in its place when readers had it: a withdrawal dated after
+                # its publication (which is in the store, so the page keeps it when
+                # the tombstone has long expired), or one with a tombstone now.
+                at = update.retracted_at
+                dated = (
+                    at is not None
+                    and is_due
+                    and at.astimezone(UTC) >= update.published.astimezone(UTC)
+                )
+                if dated or update.id in tombstones:
+                    when = tombstones[update.id].when if update.id in tombstones else at
+                    assert when is not None
+                    notice = withdrawal_notice(update, when.astimezone(tz))
+                    withdrawn.append(notice)
+                    # For a while, the item itself says it was withdrawn, so that
+                    # every client that refreshes items shows it (with the RFC
+                    # 6721 tombstone beside it for the clients that know those).
+                    until = when.astimezone(UTC) + timedelta(days=notice_days)
+                    if update.id in tombstones and until > now_utc:
+                        visible.append(notice)
+                        changes.append(until)
                 continue
             if update.published.astimezone(UTC) > now_utc:
                 due = update.published.astimezone(UTC)
@@ -217,7 +246,7 @@ def reconcile_story(
         changes.append(next_due)
     out = None
     if result is not None and not problems:
-        out = Published(result, newest_first(tombstones.values()), _SEAL)
+        out = Published(result, newest_first(tombstones.values()), _SEAL, tuple(withdrawn))
     return StoryReconciled(
         out, published, tombstones, next_due, problems, min(changes, default=None)
     )
@@ -233,15 +262,56 @@ def split_history(history: History) -> dict[str, History]:
     return {slug: History(p, t) for slug, (p, t) in parts.items()}
 
 
+def _spoken(t: datetime) -> str:
+    """ "02:00 BST on 2 June 2024": the same in every locale."""
+    return f"{t:%H:%M} {t.tzname()} on {t.day} {MONTH_NAMES[t.month - 1]} {t.year}"
+
+
+def withdrawal_notice(update: Update, when: datetime) -> Update:
+    """``update`` as readers get it once withdrawn: its time and id, and in place
+    of its title and text a notice saying when and why (never the withdrawn text)."""
+    note = " ".join(update.retraction_note.split())
+    first = _spoken(update.published)
+    at = _spoken(when)
+    reason = f": {note}" if note else "."
+    plain = f"Withdrawn at {at}{reason} This update was first published at {first}."
+    body = (
+        f"<p><strong>Withdrawn</strong> at {html.escape(at)}"
+        f"{html.escape(reason, quote=False)}</p>\n"
+        f"<p>This update was first published at {html.escape(first)}.</p>"
+    )
+    label = note or update.title
+    title = "Withdrawn: " + (label if len(label) <= 90 else label[:89].rstrip() + "…")
+    # A second before the withdrawal: the tombstone beside it (RFC 6721) is then the
+    # more recent of the two, which tells clients that know tombstones to delete it.
+    updated = max(when - timedelta(seconds=1), update.updated, key=lambda t: t.astimezone(UTC))
+    return replace(
+        update,
+        title=title,
+        title_is_derived=False,
+        text="",
+        html=body,
+        summary=plain,
+        plain=plain,
+        updated=updated,
+    )
+
+
 def newest_first(tombstones: Iterable[Tombstone]) -> tuple[Tombstone, ...]:
     return tuple(sorted(tombstones, key=lambda t: (t.when.astimezone(UTC), t.id), reverse=True))
 
 
 def reconcile(
-    snapshot: Snapshot, history: History, now: datetime, tombstone_days: int
+    snapshot: Snapshot,
+    history: History,
+    now: datetime,
+    tombstone_days: int,
+    notice_days: float | None = None,
 ) -> Reconciled:
     """Every story of ``snapshot`` through :func:`reconcile_story`, and the removed ones."""
     parts = split_history(history)
+    if notice_days is None:
+        notice_days = snapshot.site.retraction_notice_days
     published: dict[str, UpdateRecord] = {}
     tombstones: dict[str, Tombstone] = {}
     problems: list[Problem] = []
@@ -255,6 +325,7 @@ def reconcile(
             now,
             tombstone_days,
             history_complete=story.slug in parts,
+            notice_days=notice_days,
         )
         for story in snapshot.stories
     ] + [

@@ -77,6 +77,14 @@ SETTINGS: tuple[Setting, ...] = (
         3650,
     ),
     Setting(
+        "retraction_notice_days",
+        "integer",
+        "Days a retracted update stays in the feeds as a notice that it was withdrawn.",
+        7,
+        0,
+        3650,
+    ),
+    Setting(
         "cache_max_age",
         "integer",
         "Seconds that clients and caches may keep a feed or page (Cache-Control, sent by "

@@ -281,13 +281,25 @@ def test_correct_and_retract_reach_the_feeds(store: Path, tmp_path: Path) -> Non
     assert '{#u20240601-0900 retracted="2024-06-01 13:40" note="Wrong town."}' in text
     assert feeds(store, "build", "--out", str(out), now="2024-06-01T12:45:00Z").exit_code == 0
     atom = feedparser.parse((out / "storm" / "atom.xml").read_bytes())
-    (entry,) = atom.entries
+    entry, notice = atom.entries
     assert entry.updated == "2024-06-01T13:30:00+01:00"
     assert "Only the coast road." in entry.content[0].value
+    # The withdrawn update is a notice for a week: same id, new title and text,
+    # updated a second before its tombstone, which clients that know RFC 6721 follow.
+    assert notice.id == "tag:news.test,2024:storm/u20240601-0900"
+    assert notice.title == "Withdrawn: Wrong town."
+    assert notice.updated == "2024-06-01T13:39:59+01:00"
+    assert "Withdrawn</strong> at 13:40 WEST on 1 June 2024: Wrong town." in notice.content[0].value
     raw = (out / "storm" / "atom.xml").read_text()
     assert 'ref="tag:news.test,2024:storm/u20240601-0900" when="2024-06-01T13:40:00+01:00"' in raw
     assert "<at:comment>Wrong town.</at:comment>" in raw
+    rss = feedparser.parse((out / "storm" / "rss.xml").read_bytes())
+    titles = {e.id: e.title for e in rss.entries}
+    assert titles["tag:news.test,2024:storm/u20240601-0900"] == "Withdrawn: Wrong town."
+    week = feeds(store, "build", "--out", str(out), now="2024-06-08T12:41:00Z")
+    assert week.exit_code == 0
     assert "u20240601-0900" not in (out / "storm" / "rss.xml").read_text()
+    assert 'id="u20240601-0900"' in (out / "storm" / "index.html").read_text()
 
 
 def test_end(store: Path) -> None:

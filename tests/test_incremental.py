@@ -106,8 +106,8 @@ def test_a_lost_site_cache_costs_a_full_build_not_stories(
 def test_a_lost_story_state_keeps_its_updates_in_the_site_feeds(
     make_source: SourceFactory, tmp_path: Path
 ) -> None:
-    # The site's newest item is retracted, so the site-wide feeds are made
-    # again from every story's state; b's is gone.
+    # The site's newest item is deleted, so the site-wide feeds are made again
+    # from every story's state; b's is gone.
     src = make_source(
         site=SITE_TOML + "items_per_feed = 3\n",
         a=story(body="\n\n".join(heading(1, h, f"a{h}") for h in (10, 9, 8))),
@@ -115,7 +115,7 @@ def test_a_lost_story_state_keeps_its_updates_in_the_site_feeds(
     )
     check(src, tmp_path, NOW)
     src.lose_story_state("b", tmp_path / "state")
-    src.edit("a", "{#a10}", '{#a10 retracted="2024-06-02 00:00"}')
+    src.edit("a", heading(1, 10, "a10") + "\n\n", "")
     result = src.build(clock=lambda: NOW)
     assert any("b.json: missing" in w for w in result.warnings)
     assert "b7" in (tmp_path / "out" / "rss.xml").read_text()

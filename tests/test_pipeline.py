@@ -315,9 +315,16 @@ def test_a_withdrawn_updates_permalink_still_lands_somewhere(
     )
     build(root, tmp_path, clock=lambda: NOW + timedelta(hours=1))
     page = (tmp_path / "out" / "s" / "index.html").read_text()
-    assert '<li id="x">Withdrawn <time datetime="2024-06-02T01:00:00Z">' in page
-    assert "Not confirmed." in page
-    assert '<li class="update" id="x">' not in page
+    assert '<li class="update withdrawn" id="x">' in page
+    assert "<h2>Withdrawn: Not confirmed.</h2>" in page
+    assert "<strong>Withdrawn</strong> at 02:00 WEST on 2 June 2024: Not confirmed." in page
+    assert "first published at 10:00 WEST on 1 June 2024." in page
+    assert "First." not in page  # the withdrawn text is not shown
+    # Long after the feeds stopped carrying the notice, the page keeps it.
+    build(root, tmp_path, clock=lambda: NOW + timedelta(days=60))
+    page = (tmp_path / "out" / "s" / "index.html").read_text()
+    assert '<li class="update withdrawn" id="x">' in page
+    assert "x" not in [e for e in (tmp_path / "out" / "s" / "rss.xml").read_text().split()]
 
 
 def test_verbose_names_only_real_embargoes(make_store: StoreFactory, tmp_path: Path) -> None:

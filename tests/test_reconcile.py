@@ -98,12 +98,24 @@ def test_retraction_is_a_tombstone_with_its_note(make_store: StoreFactory) -> No
     write(root, BODY.replace("{#first}", '{#first retracted note="Wrong town."}'))
     later = T0 + timedelta(hours=1)
     result = run(root, h1, later)
-    assert list(updates(result)) == ["second"]
     (tomb,) = result.tombstones
     assert (tomb.id, tomb.when, tomb.note) == ("tag:news.test,2024:s/first", later, "Wrong town.")
+    # For a week the item itself is a notice: same id and time, updated when withdrawn.
+    (published,) = result.stories
+    notice = next(u for u in published.story.updates if u.anchor == "first")
+    assert notice.retracted and notice.title == "Withdrawn: Wrong town."
+    assert notice.updated == later - timedelta(seconds=1)  # just before its tombstone
+    assert "Wrong town." in notice.html
+    assert "first" not in notice.plain.lower().split()[:1]  # the withdrawn text is not in it
+    assert [u.anchor for u in published.withdrawn] == ["first"]
     # The retraction time is kept from the first build that saw it.
     again = run(root, result.history, later + timedelta(days=1))
     assert again.tombstones[0].when == later
+    # After the notice period the feeds carry only the tombstone; the page keeps the notice.
+    week = run(root, result.history, later + timedelta(days=8))
+    assert list(updates(week)) == ["second"]
+    assert week.tombstones[0].when == later
+    assert [u.anchor for u in week.stories[0].withdrawn] == ["first"]
 
 
 def test_deleted_update_becomes_a_tombstone_then_expires(make_store: StoreFactory) -> None:

@@ -178,7 +178,7 @@ def story_folder(site: Site, published: Published, source_key: str = "") -> Fold
                 ttl=None,
             )
         )
-    page = StoryPage(site=site, story=story, updated=updated, withdrawn=tombstones)
+    page = StoryPage(site=site, story=story, updated=updated, withdrawn=published.withdrawn)
     return Folder(f"{story.slug}/", current, tuple(archives), page, source_key)
 
 

@@ -97,7 +97,12 @@ def visible_story(job: StoryJob) -> Visible:
             return Visible(None, list(read.problems), history, None, warning)
         story, source_key = read.story, read.source_key
     reconciled = reconcile_story(
-        story, history, job.now, job.site.tombstone_days, history_complete=previous is not None
+        story,
+        history,
+        job.now,
+        job.site.tombstone_days,
+        history_complete=previous is not None,
+        notice_days=job.site.retraction_notice_days,
     )
     # Whatever readers may have had and do not get now, even if its tombstone
     # has already expired (tombstone_days = 0).

@@ -36,8 +36,9 @@ pre { overflow-x: auto; }
 .body table { border-collapse: collapse; display: block; overflow-x: auto; }
 .body td, .body th { border: 1px solid var(--line); padding: .2rem .4rem; }
 .meta { margin: .25rem 0 0; color: var(--muted); font-size: .85rem; }
-.withdrawn { color: var(--muted); font-size: .9rem; }
-.withdrawn li:target { background: color-mix(in srgb, var(--accent) 8%, transparent); }
+.update.withdrawn { color: var(--muted); }
+.update.withdrawn h2 { font-size: 1rem; }
+.update.withdrawn .body { border-left: 3px solid var(--accent); padding-left: .6rem; }
 .stories { list-style: none; padding: 0; }
 .stories li { border-bottom: 1px solid var(--line); padding: .6rem 0; }
 .stories .title { font-weight: 600; }

@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..model import Person, Site, Story, Tombstone, Update
+from ..model import Person, Site, Story, Update
 from ..text import plain_text
 from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc822, rfc3339
 from .formats import FORMATS
@@ -30,9 +30,10 @@ class StoryPage:
     site: Site
     story: Story  # with the updates that are published now, newest first
     updated: datetime
-    # Retracted or deleted updates: their permalinks keep pointing at a note
-    # saying so, as newsrooms do, instead of at nothing.
-    withdrawn: tuple[Tombstone, ...] = ()
+    # Notices of the updates the store says are retracted: each keeps its place
+    # in the timeline, so its permalink leads to a note saying so, as newsrooms
+    # do, for as long as it is retracted (not only while feeds carry it).
+    withdrawn: tuple[Update, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,11 @@ def _update(update: Update, tz: ZoneInfo, published: str) -> list[str]:
     """An update's element; ``published`` is its time in RFC 3339, made once per page."""
     local = update.published.astimezone(tz)
     edited = update.updated.astimezone(UTC) != update.published.astimezone(UTC)
+    edited = edited and not update.retracted  # a notice says when it was withdrawn
     anchor = _e(update.anchor)
+    kind = "update withdrawn" if update.retracted else "update"
     lines = [
-        f'<li class="update" id="{anchor}">',
+        f'<li class="{kind}" id="{anchor}">',
         f'<p class="when"><a href="#{anchor}" title="Permalink">'
         f'<time datetime="{published}">{_clock(local)}</time></a> '
         f'<span class="date">{_date(local)}, {_zone_label(local)}</span></p>',
@@ -155,7 +158,13 @@ def _update(update: Update, tz: ZoneInfo, published: str) -> list[str]:
 def render_story_page(page: StoryPage) -> bytes:
     story, site = page.story, page.site
     tz = ZoneInfo(story.timezone)
-    updates = story.updates
+    shown = {u.id for u in story.updates}
+    timeline = sorted(
+        [*story.updates, *(w for w in page.withdrawn if w.id not in shown)],
+        key=lambda u: u.sort_key,
+        reverse=True,
+    )
+    updates = tuple(u for u in story.updates if not u.retracted)
     first = min((u.published for u in updates), key=lambda t: t.astimezone(UTC), default=None)
     started = story.created or first
     ld: dict[str, Any] = {
@@ -174,7 +183,7 @@ def render_story_page(page: StoryPage) -> bytes:
         ld["coverageStartTime"] = rfc3339(started)
     if story.status == "ended" and updates:
         ld["coverageEndTime"] = rfc3339(updates[0].published)
-    published = {u.id: rfc3339(u.published) for u in updates}
+    published = {u.id: rfc3339(u.published) for u in timeline}
     ld["liveBlogUpdate"] = [
         {
             "@type": "BlogPosting",
@@ -217,24 +226,13 @@ def render_story_page(page: StoryPage) -> bytes:
     lines += [_follow(), "</header>", "<main>"]
     if story.background_html:
         lines.append(f'<section class="background">\n{story.background_html}\n</section>')
-    if updates:
+    if timeline:
         lines.append('<ol class="updates" reversed aria-label="Updates, newest first">')
-        for update in updates:
+        for update in timeline:
             lines += _update(update, tz, published[update.id])
         lines.append("</ol>")
     else:
         lines.append('<p class="empty">No updates yet.</p>')
-    if page.withdrawn:
-        lines += ['<section class="withdrawn">', "<h2>Withdrawn updates</h2>", "<ul>"]
-        for tomb in page.withdrawn:
-            anchor = tomb.url.rpartition("#")[2]
-            when = tomb.when.astimezone(tz)
-            note = f": {_e(tomb.note)}" if tomb.note else ""
-            lines.append(
-                f'<li id="{_e(anchor)}">Withdrawn <time datetime="{rfc3339(tomb.when)}">'
-                f"{when:%H:%M}, {_date(when)}</time>{note}</li>"
-            )
-        lines += ["</ul>", "</section>"]
     lines += [
         "</main>",
         f"<footer><p>Times are local to the story ({_e(story.timezone)}). "
