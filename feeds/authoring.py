@@ -223,7 +223,8 @@ def edit_update(
 
 
 def correct_update(ws: Workspace, slug: str, ident: str, *, note: str, now: datetime) -> Update:
-    """Append a dated correction note to an update and set its ``updated``."""
+    """Put a dated correction note at the top of an update (above earlier ones, where
+    readers who had it see it first) and set its ``updated``."""
     note = clean_text(note)
     if not note:
         raise AuthoringError('a correction needs a note: --note "what was wrong"')
@@ -235,7 +236,7 @@ def correct_update(ws: Workspace, slug: str, ident: str, *, note: str, now: date
             raise AuthoringError(f"{update.anchor!r} is retracted: nobody would see a correction")
         when = change_time(now, story, update)
         shown = when or now.astimezone(ZoneInfo(story.timezone))
-        body = f"{update.text}\n\n**Correction ({shown:%Y-%m-%d %H:%M}):** {note}".strip()
+        body = f"**Correction ({shown:%Y-%m-%d %H:%M}):** {note}\n\n{update.text}".strip()
         # No edit time for an update still held back: it was never published.
         return ReviseUpdate(update.anchor, text=body, updated=when)
 

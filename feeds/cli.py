@@ -884,9 +884,11 @@ def correct(slug, update_id, data_dir, out_dir, state_dir, note):
 @workspace_options
 @click.option("--note", help="Why it was withdrawn (shown in the Atom tombstone).")
 def retract(slug, update_id, data_dir, out_dir, state_dir, note):
-    """Withdraw update ID: it leaves the RSS feeds and becomes an Atom tombstone.
+    """Withdraw update ID: its item becomes a notice that it was withdrawn, then a tombstone.
 
-    Its text stays in the story file, for the record.
+    For retraction_notice_days (default 7) every feed carries the notice in its
+    place; the Atom feeds also announce an RFC 6721 tombstone. Its text stays in
+    the story file, for the record, and is never published again.
 
     \b
     Example:

@@ -181,8 +181,9 @@ def reconcile_story(
                     and at.astimezone(UTC) >= update.published.astimezone(UTC)
                 )
                 if dated or update.id in tombstones:
-                    when = tombstones[update.id].when if update.id in tombstones else at
-                    assert when is not None
+                    noted = tombstones[update.id].when if update.id in tombstones else at
+                    assert noted is not None
+                    when = noted
                     notice = withdrawal_notice(update, when.astimezone(tz))
                     withdrawn.append(notice)
                     # For a while, the item itself says it was withdrawn, so that

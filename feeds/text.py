@@ -330,7 +330,11 @@ def excerpt(text: str, limit: int) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def derived_title(plain: str, limit: int = 90) -> str:
-    """A title for an update whose heading has none: its first sentence, shortened."""
+def derived_title(plain: str, limit: int = 90, corrections: tuple[str, ...] = ()) -> str:
+    """A title for an update whose heading has none: its first sentence, shortened
+    (after the correction notes at its top, given as ``corrections``)."""
+    for note in corrections:
+        if plain.startswith(note):
+            plain = plain[len(note) :].lstrip()
     first = _SENTENCE_END.split(plain, maxsplit=1)[0]
     return excerpt(first, limit)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -655,3 +656,20 @@ def test_init_in_the_repeated_hour_writes_a_valid_example(tmp_path: Path) -> Non
         in (tmp_path / "s/data/example.md").read_text()
     )
     assert load_store(tmp_path / "s" / "data").stories
+
+
+def test_a_correction_is_at_the_top_and_keeps_the_derived_title(store: Path) -> None:
+    def the(anchor: str) -> Any:
+        (s,) = [s for s in load_store(store).stories if s.slug == "storm"]
+        return next(u for u in s.updates if u.anchor == anchor)
+
+    before = the("u20240601-0900")
+    for when, note in (("12:30", "First fix."), ("12:50", "Second fix.")):
+        done = feeds(store, "correct", "storm", "u20240601-0900", "--note", note,
+                     now=f"2024-06-01T{when}:00Z")  # fmt: skip
+        assert done.exit_code == 0, done.output
+    after = the("u20240601-0900")
+    assert after.text.startswith("**Correction (2024-06-01 13:50):** Second fix.\n\n"
+                                 "**Correction (2024-06-01 13:30):** First fix.\n\n")  # fmt: skip
+    assert after.text.endswith(before.text)
+    assert after.title == before.title and after.title_is_derived

@@ -223,7 +223,7 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
                 published=heading.published,
                 updated=heading.updated or heading.published,
                 title=heading.title
-                or derived_title(plain)
+                or derived_title(plain, corrections=_corrections(section, story_url))
                 or f"Update at {heading.local:%Y-%m-%d %H:%M}",
                 title_is_derived=not heading.title,
                 text=section,
@@ -288,6 +288,18 @@ def _forbidden(problems: Problems, lines: list[str], first_line: int) -> None:
         line,
         f"{ref} stands for a control character that no feed can carry (XML forbids it); remove it",
     )
+
+
+def _corrections(section: str, story_url: str) -> tuple[str, ...]:
+    """The plain text of the correction notes at the top of an update's text."""
+    if not section.startswith("**Correction ("):
+        return ()
+    notes = []
+    for paragraph in section.split("\n\n"):
+        if not paragraph.startswith("**Correction ("):
+            break
+        notes.append(plain_text(markdown_to_html(paragraph, story_url)))
+    return tuple(notes)
 
 
 def _content_hash(heading: Heading, text: str, authors: tuple[Person, ...]) -> str:
