@@ -275,14 +275,15 @@ def test_json_feed_has_the_same_items(files: dict[str, bytes]) -> None:
     assert [i["date_modified"] for i in edited] == ["2025-10-26T00:50:00+01:00"]
 
 
-def test_opml_lists_every_story_feed(files: dict[str, bytes]) -> None:
+def test_opml_lists_every_story_feed_and_not_the_site_feed_too(files: dict[str, bytes]) -> None:
+    """An OPML import subscribes to every outline: with the site-wide feed beside the
+    story feeds, each update would arrive twice."""
     from lxml import etree
 
     root = etree.fromstring(files["feeds.opml"])
     assert root.get("version") == "2.0"
     urls = [o.get("xmlUrl") for o in root.iter("outline")]
     assert urls == [
-        "https://live.example.org/atom.xml",
         "https://live.example.org/kazerun/atom.xml",
         "https://live.example.org/vila-mares-storm/atom.xml",
     ]

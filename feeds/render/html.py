@@ -282,7 +282,8 @@ def site_page(site: Site, items: list[str]) -> bytes:
     )
     lines += _feed_links(site.title)
     lines += [
-        '<link rel="alternate" type="text/x-opml" title="All feeds (OPML)" href="feeds.opml">',
+        '<link rel="alternate" type="text/x-opml" title="Every story\'s feed (OPML)" '
+        'href="feeds.opml">',
         "</head>",
         "<body>",
         "<header>",
@@ -292,7 +293,8 @@ def site_page(site: Site, items: list[str]) -> bytes:
         lines.append(f'<p class="summary">{_e(site.description)}</p>')
     lines += [
         _follow(),
-        '<p class="follow">Every story\'s feed at once: <a href="feeds.opml">feeds.opml</a></p>',
+        '<p class="follow">Or every story\'s own feed at once: <a href="feeds.opml">feeds.opml</a> '
+        "(one or the other: with both, each update arrives twice)</p>",
         "</header>",
         "<main>",
         '<ul class="stories">',
@@ -303,7 +305,12 @@ def site_page(site: Site, items: list[str]) -> bytes:
 
 
 def opml(site: Site, updated: datetime, outlines: list[str]) -> bytes:
-    """The OPML list around the stories' outlines (:func:`story_outline`)."""
+    """The OPML list of the stories' own feeds (:func:`story_outline`).
+
+    Not the site-wide feed too: it carries the same updates, and readers that
+    import a list subscribe to every outline in it (rss2email and newsboat
+    did), so each update would arrive twice. The site-wide feed is its own
+    subscription, offered beside the list on the index page."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -312,9 +319,6 @@ def opml(site: Site, updated: datetime, outlines: list[str]) -> bytes:
         f"    <dateModified>{rfc822(updated, gmt=True)}</dateModified>",
         "  </head>",
         "  <body>",
-        f'    <outline type="rss" text="{_e(site.title)} (all stories)" '
-        f'title="{_e(site.title)} (all stories)" xmlUrl="{_e(site.url("atom.xml"))}" '
-        f'htmlUrl="{_e(site.base_url)}"/>',
     ]
     lines += outlines
     lines += ["  </body>", "</opml>", ""]
