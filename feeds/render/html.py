@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from ..model import Person, Site, Story, Update
 from ..text import plain_text
 from ..timeutil import DAY_NAMES, MONTH_NAMES, format_offset, rfc822, rfc3339
+from ..zones import abbreviation
 from .formats import FORMATS
 
 DAYS, MONTHS = DAY_NAMES, MONTH_NAMES
@@ -66,6 +67,10 @@ def _date(local: datetime) -> str:
 
 
 def _zone_label(local: datetime) -> str:
+    """ "BST", "IRDT": what readers of the zone call it; "UTC+05:45" if it has no name."""
+    name = abbreviation(local)
+    if name:
+        return name
     offset = local.utcoffset()
     assert offset is not None
     return "UTC" if not offset else f"UTC{format_offset(offset)}"
