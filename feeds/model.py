@@ -117,6 +117,8 @@ class Update:
     retraction_note: str = ""
     # The visible text of ``html``, computed once by the parser (pages use it).
     plain: str = field(default="", compare=False, repr=False)
+    # The story's headline, for the site-wide feeds (items name their story).
+    story_title: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         require_aware(self.published, "Update.published")

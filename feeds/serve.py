@@ -37,8 +37,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .errors import FeedsError, ServeError
-from .publish import TEXT, media_type
-from .render.formats import FORMATS
+from .publish import media_type
+from .render.formats import FORMATS, format_for
+from .render.preview import FILENAME as PREVIEW
 from .store import Store
 
 log = logging.getLogger("feeds.serve")
@@ -54,8 +55,6 @@ COMPRESSIBLE = (
     "image/svg+xml",
 )
 MIN_GZIP_BYTES = 256
-# Feeds a browser shows through their XSL stylesheet when sent as generic XML.
-XML_FEEDS = tuple(f.essence for f in FORMATS if f.essence.endswith("+xml"))
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,24 @@ def _accepts_gzip(header: str) -> bool:
 
 
 def _is_browser(accept: str) -> bool:
-    """A browser asks for text/html; feed readers ask for feed types or anything."""
-    return "text/html" in accept.lower()
+    """A browser asks for text/html before XML; feed readers ask for feed types or
+    anything (``*/*``), and rank text/html, if at all, below them."""
+    html_q = xml_q = None
+    for part in accept.lower().split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if kind == "text/html":
+            html_q = q
+        elif kind.endswith(("+xml", "/xml", "/json", "+json")):
+            xml_q = max(q, xml_q or 0.0)
+    return html_q is not None and html_q > 0 and html_q >= (xml_q or 0.0)
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -202,19 +217,22 @@ class FeedServer:
         cached = self._file(path) if path else None
         if cached is None:
             raise web.HTTPNotFound(text="404: not found\n")
+        negotiated = path is not None and format_for(path.name) is not None
+        if negotiated and _is_browser(request.headers.get("Accept", "")):
+            # A person who clicks a feed link gets the page about the feed, rendered
+            # at build time; feed readers get the feed (same URL, Vary: Accept).
+            assert path is not None
+            preview = self._file(path.parent / PREVIEW)
+            if preview is not None:
+                cached = preview
         rep = cached.identity
         if cached.gzipped and _accepts_gzip(request.headers.get("Accept-Encoding", "")):
             rep = cached.gzipped
         content_type, etag, vary = cached.content_type, rep.etag, []
         if cached.gzipped:
             vary.append("Accept-Encoding")
-        if content_type.startswith(XML_FEEDS):
-            # Browsers apply the feed's XSL only to a generic XML type: a person who
-            # clicks a feed link gets the readable page, a feed reader the feed type.
+        if negotiated:
             vary.append("Accept")
-            if _is_browser(request.headers.get("Accept", "")):
-                content_type = "application/xml" + TEXT
-                etag = etag[:-1] + '-x"'
         headers = {
             "ETag": etag,
             "Last-Modified": formatdate(cached.mtime, usegmt=True),

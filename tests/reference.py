@@ -182,7 +182,7 @@ def finish(root: etree._Element, feed: Feed, parent: etree._Element) -> bytes:
         # Browsers show the feed through this XSL; feed readers ignore it.
         root.addprevious(
             etree.ProcessingInstruction(
-                "xml-stylesheet", f'type="text/xsl" href="{feed.stylesheet}"'
+                "xml-stylesheet", f'type="text/css" href="{feed.stylesheet}"'
             )
         )
     out: bytes = etree.tostring(
@@ -238,6 +238,11 @@ def json_item_dict(u: Update) -> dict[str, Any]:
     item["authors"] = [_json_author(p) for p in u.authors]
     if u.tags:
         item["tags"] = list(u.tags)
+    item["_feeds"] = {
+        "story": u.story_title,
+        "story_url": u.url.partition("#")[0],
+        "timezone": getattr(u.published.tzinfo, "key", "UTC"),
+    }
     return item
 
 

@@ -131,22 +131,128 @@ def test_index_page_lists_every_story(site: tuple[str, Path, Path]) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["rss.xml", "atom.xml"])
-def test_feeds_open_as_readable_pages(fmt: str, site: tuple[str, Path, Path]) -> None:
+def test_a_feed_on_a_static_host_is_styled_without_xslt(
+    fmt: str, site: tuple[str, Path, Path]
+) -> None:
+    """With XSLT switched off (as Chromium is removing it), a feed opened from a host
+    that cannot tell browsers from readers is styled by feed.css, not shown as a tree."""
     base, root, _ = site
-    page = lxml_html.fromstring(chromium(f"{base}vila-mares-storm/{fmt}", root, "--dump-dom"))
-    assert "This is a news feed." in page.text_content()
-    assert page.cssselect("h1#feed-title")[0].text_content().startswith("Storm batters Vila Mar")
-    entries = feedparser.parse((root / "out" / "vila-mares-storm" / fmt).read_bytes()).entries
-    items = page.cssselect("ol#items li.item")
-    assert [li.cssselect("a")[0].text_content().strip() for li in items] == [
-        e.title for e in entries
-    ]
-    # The RSS description is escaped HTML; the view shows its text, not "&gt;".
-    assert "gusts of > 120 km/h & rising" in page.text_content()
-    assert page.get("lang") == "en"
+    url = f"{base}vila-mares-storm/{fmt}"
+    dom = chromium(url, root, "--disable-features=XSLT", "--dump-dom")
+    assert "does not appear to have any style information" not in dom
+    assert (
+        'type="text/css" href="../feed.css"'
+        in (root / "out" / "vila-mares-storm" / fmt).read_text()
+    )
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"vila-mares-storm-{fmt.replace('.', '-')}.png"
-    chromium(f"{base}vila-mares-storm/{fmt}", root, f"--screenshot={shot}", "--window-size=800,900")
+    shot = ARTIFACTS / f"vila-mares-storm-{fmt.replace('.', '-')}-no-xslt.png"
+    chromium(url, root, "--disable-features=XSLT", f"--screenshot={shot}", "--window-size=800,900")
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_feed_page_shows_what_readers_get(site: tuple[str, Path, Path]) -> None:
+    base, root, _ = site
+    page = lxml_html.fromstring(chromium(f"{base}vila-mares-storm/feed.html", root, "--dump-dom"))
+    assert "This is a news feed." in page.text_content()
+    assert "https://live.example.org/vila-mares-storm/atom.xml" in page.text_content()
+    entries = feedparser.parse(
+        (root / "out" / "vila-mares-storm" / "atom.xml").read_bytes()
+    ).entries
+    assert [h.text_content() for h in page.cssselect("li.update h2")] == [e.title for e in entries]
+    when = page.cssselect("li.update .when time")[0].text_content()
+    assert when.startswith("03:10 WET, Sunday 26 October 2025")  # local time, the zone's name
+    site_page = lxml_html.fromstring(chromium(f"{base}feed.html", root, "--dump-dom"))
+    stories = {a.text_content() for a in site_page.cssselect("li.update .when a")}
+    assert stories == {
+        "Hostile </script><script>document.title='pwned-title'</script> input",  # as text
+        "Storm batters Vila Marés: overnight live updates",
+        "Deadly clashes in Kazerun as security forces move against protesters",
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, path in (("story", "vila-mares-storm/feed.html"), ("site", "feed.html")):
+        shot = ARTIFACTS / f"feed-page-{name}.png"
+        chromium(f"{base}{path}", root, f"--screenshot={shot}", "--window-size=800,900")
+        assert shot.stat().st_size > 10_000
+
+
+def test_feeds_serve_gives_chromium_the_feed_page_and_readers_the_feed(
+    site: tuple[str, Path, Path],
+) -> None:
+    _, root, data = site
+    import socket
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "feeds",
+            "serve",
+            "--data",
+            str(data),
+            "--out",
+            str(root / "out"),
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/vila-mares-storm/rss.xml"
+        page = lxml_html.fromstring(chromium(url, root, "--disable-features=XSLT", "--dump-dom"))
+        assert "This is a news feed." in page.text_content()
+        assert page.cssselect("li.update h2")
+        feed = feedparser.parse(url)  # a feed reader, by its own Accept header
+        assert feed.bozo == 0 and feed.version == "rss20" and feed.entries
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "vila-mares-storm-rss-in-chromium-via-serve.png"
+        chromium(url, root, "--disable-features=XSLT", f"--screenshot={shot}",
+                 "--window-size=800,900")  # fmt: skip
+        assert shot.stat().st_size > 10_000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_on_a_phone_the_newest_update_is_on_the_first_screen(
+    site: tuple[str, Path, Path],
+) -> None:
+    """At 390 x 844 the newest update starts within the first screen (the background is
+    folded), measured by Chromium's layout in a same-origin frame of that size."""
+    base, root, _ = site
+    probe = root / "out" / "_phone.html"
+    probe.write_text(
+        '<!doctype html><body style="margin:0">'
+        '<iframe id="f" src="kazerun/" style="width:390px;height:844px;border:0"></iframe>'
+        "<script>f.onload = () => { const d = f.contentDocument;"
+        " const u = d.querySelector('li.update').getBoundingClientRect();"
+        " document.body.dataset.top = Math.round(u.top);"
+        " document.body.dataset.open = d.querySelector('details.background').open; };"
+        "</script>"
+    )
+    try:
+        dom = lxml_html.fromstring(chromium(f"{base}_phone.html", root, "--dump-dom"))
+    finally:
+        probe.unlink()
+    top = int(dom.find(".//body").get("data-top"))
+    assert 0 < top < 844 - 120, top  # its time and first lines are visible
+    assert dom.find(".//body").get("data-open") == "false"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "kazerun-page-390x844.png"
+    chromium(f"{base}kazerun/", root, f"--screenshot={shot}", "--window-size=390,844",
+             "--hide-scrollbars")  # fmt: skip
     assert shot.stat().st_size > 10_000
 
 

@@ -70,7 +70,7 @@ MAX_ADDS = 80  # per writer: 5 x 80 + 50 seeds stay under items_per_feed
 ITEMS_PER_FEED = 500
 ID_PREFIX = "tag:news.test,2024:"
 TOKEN = re.compile(r"\b(?:w\d+-\d+|seed-\d+)\b")  # each operation's own word
-CORRECTION = "\n\n**Correction ("  # what correct_update appends (feeds.authoring)
+CORRECTION = "**Correction ("  # what correct_update puts at the top (feeds.authoring)
 FEEDS = [sys.executable, "-m", "feeds"]
 MARKERS = ("publishing", "staging")  # feeds.build.commit: a build that did not finish
 ENV = {
@@ -134,7 +134,7 @@ with open(log_path, "a", buffering=1, encoding="utf-8") as log:
                 u = correct_update(ws, slug, before.anchor, note=f"note {token}",
                                    now=datetime.now(UTC))
                 rec["text"] = u.text
-                rec["base"] = u.text.rpartition("\n\n**Correction (")[0]
+                rec["base"] = u.text.partition("\n\n")[2]  # below the new note
             rec["ok"] = True
         except DatabaseError as exc:
             rec.update(ok=False, error="DatabaseError", unsure=True, msg=str(exc).splitlines()[0])
@@ -427,7 +427,9 @@ def expected_updates(
                     after = [
                         t
                         for t in known
-                        if t.startswith(current + CORRECTION) and t.endswith(f"note {m['token']}")
+                        if t.startswith(CORRECTION)
+                        and t.endswith("\n\n" + current)
+                        and t.partition("\n\n")[0].endswith(f"note {m['token']}")
                     ]
                     step = (m, after[0]) if after else None
                 if step:

@@ -43,7 +43,7 @@ def test_build_writes_then_is_quiet(
     out = tmp_path / "out"
     first = run_build(runner, root, out)
     assert first.exit_code == 0, first.output
-    assert first.output == "1 story changed, 11 files written, 0 removed\n"
+    assert first.output == "1 story changed, 13 files written, 0 removed\n"
     before = snapshot_tree(out)
     second = run_build(runner, root, out)
     assert second.exit_code == 0

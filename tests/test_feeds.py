@@ -33,14 +33,15 @@ def utc(struct) -> datetime:  # type: ignore[no-untyped-def]
 
 SITE_FILES = [
     "atom.xml",
+    "feed.css",
+    "feed.html",
     "feed.json",
-    "feed.xsl",
     "feeds.opml",
     "index.html",
     "rss.xml",
     "style.css",
 ]
-STORY_FILES = ["atom.xml", "feed.json", "index.html", "rss.xml"]
+STORY_FILES = ["atom.xml", "feed.html", "feed.json", "index.html", "rss.xml"]
 
 
 def xml_feeds(files: dict[str, bytes]) -> list[str]:

@@ -53,7 +53,7 @@ def test_reconciled_output_holds_back_and_withdraws(make_store: StoreFactory) ->
 def test_the_documented_recipe(make_store: StoreFactory, tmp_path: Path) -> None:
     ws = Workspace.of(make_store(s=HIDDEN), tmp_path / "out")
     result = run_build(ws, clock=lambda: NOW)
-    assert result.summary() == "1 story changed, 11 files written, 0 removed"
+    assert result.summary() == "1 story changed, 13 files written, 0 removed"
     assert "Not yet." not in (tmp_path / "out" / "s" / "rss.xml").read_text()
 
 

@@ -42,7 +42,7 @@ def build(root: Path, tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
 def test_only_changed_stories_are_rendered(three: Path, tmp_path: Path) -> None:
     first = build(three, tmp_path)
     assert sorted(first.rendered) == ["", "a/", "b/", "c/"]
-    assert first.summary() == "3 stories changed, 19 files written, 0 removed"
+    assert first.summary() == "3 stories changed, 23 files written, 0 removed"
 
     noop = build(three, tmp_path)
     assert noop.rendered == [] and noop.written == [] and not noop.changed
@@ -65,11 +65,13 @@ def test_removed_story_takes_its_output_with_it(three: Path, tmp_path: Path) -> 
     (three / "c.md").unlink()
     result = build(three, tmp_path)
     assert result.removed == [
-        f"{s}/{n}" for s in "ac" for n in ("atom.xml", "feed.json", "index.html", "rss.xml")
+        f"{s}/{n}"
+        for s in "ac"
+        for n in ("atom.xml", "feed.html", "feed.json", "index.html", "rss.xml")
     ]
     assert not (out / "c").exists()
     assert (out / "a" / "notes.txt").exists()  # only files feeds wrote are removed
-    assert result.summary() == "2 stories changed, 5 files written, 8 removed"
+    assert result.summary() == "2 stories changed, 6 files written, 10 removed"
 
 
 def test_state_survives_rm_rf_out_and_out_is_rebuilt(three: Path, tmp_path: Path) -> None:
@@ -233,7 +235,7 @@ def test_two_builds_at_once_run_one_after_the_other(
         "0 feed folders rendered",
         "0 stories changed, 0 files written, 0 removed",
     ]
-    assert "150 stories changed, 607 files written, 0 removed" in results[1]
+    assert "150 stories changed, 758 files written, 0 removed" in results[1]
     for path in (tmp_path / "out").rglob("*.xml"):
         assert feedparser.parse(path.read_bytes()).bozo == 0
 

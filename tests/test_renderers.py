@@ -124,7 +124,7 @@ def feeds(draw: st.DrawFn) -> Feed:
         tombstones=tombstones,
         links=tuple(links),
         archive=draw(st.booleans()),
-        stylesheet=draw(st.none() | st.sampled_from(["../feed.xsl", "feed.xsl"])),
+        stylesheet=draw(st.none() | st.sampled_from(["../feed.css", "feed.css"])),
         ttl=draw(st.none() | st.integers(1, 600)),
     )
 

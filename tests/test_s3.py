@@ -135,6 +135,7 @@ def test_a_removed_story_removes_its_objects(store: Path, bucket: Bucket, tmp_pa
             "atom.xml",
             "rss.xml",
             "feed.json",
+            "feed.html",
             "index.html",
             "archive-1-atom.xml",
             "archive-1-rss.xml",
@@ -513,7 +514,7 @@ def test_objects_are_deleted_one_by_one_where_the_service_has_no_bulk_delete(
         result = run_build(workspace, clock=lambda: NOW + timedelta(minutes=1))
     finally:
         proxy.close()
-    assert len(result.removed) == 8
+    assert len(result.removed) == 9
     deletes = [r for r in bucket.requests() if r.method == "DELETE"]
     assert sorted(r.key for r in deletes) == sorted(bucket.prefix + n for n in result.removed)
     assert not any(n.startswith("beta/") for n in bucket.objects())

@@ -252,15 +252,30 @@ def test_clean_shutdown_and_common_log_format(server: Server) -> None:
     ), err
 
 
-def test_browsers_get_a_type_they_apply_the_xsl_to(server: Server) -> None:
-    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    _, reader, body = server.request("/kazerun/rss.xml", Accept="application/rss+xml, */*")
-    status, browser, same = server.request("/kazerun/rss.xml", Accept=accept)
-    assert reader["content-type"] == "application/rss+xml; charset=utf-8"
-    assert (status, browser["content-type"]) == (200, "application/xml; charset=utf-8")
-    assert same == body and browser["etag"] != reader["etag"]
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8"
+FEEDPARSER = (
+    "application/atom+xml,application/rdf+xml,application/rss+xml,application/x-netcdf,"
+    "application/xml;q=0.9,text/xml;q=0.2,*/*;q=0.1"
+)
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json"])
+def test_browsers_get_the_feed_page_and_readers_the_feed(server: Server, name: str) -> None:
+    """Same URL, Vary: Accept: a person who clicks a feed link sees feed.html (rendered at
+    build time, no XSLT); feed readers, whatever they send, get the feed's bytes."""
+    feed = (server.root / "out" / "kazerun" / name).read_bytes()
+    page = (server.root / "out" / "kazerun" / "feed.html").read_bytes()
+    for accept in (FEEDPARSER, "*/*", "", "application/rss+xml, text/html;q=0.5"):
+        _, reader, body = server.request(f"/kazerun/{name}", Accept=accept)
+        assert body == feed and reader["content-type"].startswith(("application/rss+xml",
+            "application/atom+xml", "application/feed+json")), accept  # fmt: skip
+        assert "Accept" in reader["vary"]
+    status, browser, shown = server.request(f"/kazerun/{name}", Accept=BROWSER)
+    assert (status, browser["content-type"]) == (200, "text/html; charset=utf-8")
+    assert shown == page and "Accept" in browser["vary"]
+    assert browser["etag"] != reader["etag"]
     assert (
-        server.request("/kazerun/rss.xml", Accept=accept, If_None_Match=browser["etag"])[0] == 304
+        server.request(f"/kazerun/{name}", Accept=BROWSER, If_None_Match=browser["etag"])[0] == 304
     )
 
 

@@ -18,6 +18,8 @@ from ..model import Feed, Site, Update
 from ..reconcile import Published
 from ..render.formats import FORMATS
 from ..render.html import StoryPage, render_story_page
+from ..render.preview import FILENAME as PREVIEW
+from ..render.preview import item_of, render_preview
 from ..timeutil import rfc3339
 
 # A feed with nothing in it still needs a valid <updated>; the epoch is honest
@@ -82,7 +84,7 @@ class Folder:
             names += [
                 self.prefix + archive_name(number, f.file_name) for f in FORMATS if f.archives
             ]
-        names.append(self.prefix + "index.html")
+        names += [self.prefix + "index.html", self.prefix + PREVIEW]
         return names
 
     def render(self) -> dict[str, bytes]:
@@ -94,6 +96,16 @@ class Folder:
                     name = archive_name(number, f.file_name)
                     files[self.prefix + name] = f.render(feed, url + name)
         files[self.prefix + "index.html"] = render_story_page(self.page)
+        story = self.page.story
+        files[self.prefix + PREVIEW] = render_preview(
+            title=story.title,
+            folder_url=url,
+            page_url="./",
+            language=story.language,
+            css="../style.css",
+            items=[item_of(u) for u in self.feed.entries],
+            site_wide=False,
+        )
         return files
 
 
@@ -156,7 +168,7 @@ def story_folder(site: Site, published: Published, source_key: str = "") -> Fold
         tombstones=tombstones,
         links=site_links(site)
         + ((("prev-archive", story.url + archive_name(len(chunks), "{name}")),) if chunks else ()),
-        stylesheet="../feed.xsl",
+        stylesheet="../feed.css",
         ttl=site.ttl,
     )
     archives = []

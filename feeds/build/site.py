@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING
 
 from ..model import Feed, Site, Tombstone
 from ..reconcile import Published, Reconciled, newest_first
-from ..render.assets import FEED_XSL, STYLE_CSS
+from ..render.assets import FEED_CSS, STYLE_CSS
 from ..render.formats import FORMATS
 from ..render.html import StoryLink, opml, site_page, story_item, story_outline
+from ..render.preview import FILENAME as PREVIEW
+from ..render.preview import item_of_json, render_preview
 from ..timeutil import rfc3339
 from .folder import SiteItem, _newest, site_links, sort_key, story_folder
 from .state import CachedLink, SiteState, SortKey, parse_time
+
+JSON = next(k for k, f in enumerate(FORMATS) if f.name == "json")  # its item text per SiteItem
 
 if TYPE_CHECKING:
     from .story import StoryOutcome
@@ -46,7 +50,7 @@ def site_feed(site: Site, updated: datetime, tombstones: tuple[Tombstone, ...]) 
         entries=(),
         tombstones=tombstones,
         links=site_links(site),
-        stylesheet="feed.xsl",
+        stylesheet="feed.css",
         ttl=site.ttl,
     )
 
@@ -72,7 +76,16 @@ def render_site(
     outlines = [links[slug].outline for slug in sorted(links)]
     files["feeds.opml"] = opml(site, updated, outlines)
     files["style.css"] = STYLE_CSS.encode()
-    files["feed.xsl"] = FEED_XSL.encode()
+    files["feed.css"] = FEED_CSS.encode()
+    files[PREVIEW] = render_preview(
+        title=site.title,
+        folder_url=site.base_url,
+        page_url="./",
+        language=site.language,
+        css="style.css",
+        items=[item_of_json(i.texts[JSON]) for i in items],
+        site_wide=True,
+    )
     return files
 
 

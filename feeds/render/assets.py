@@ -1,4 +1,4 @@
-"""Files every site gets as they are: the stylesheet and the feeds' XSL view."""
+"""Files every site gets as they are: the pages' stylesheet and the feeds' (feed.css)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ h2 { font-size: 1.1rem; margin: .25rem 0; }
 .status.live { border-color: var(--accent); color: var(--accent); }
 .summary { color: var(--muted); }
 .follow { font-size: .9rem; color: var(--muted); margin: .25rem 0; }
-.background { border-bottom: 1px solid var(--line); }
+.background { border-bottom: 1px solid var(--line); padding: .5rem 0; }
+.background summary { cursor: pointer; color: var(--muted); font-size: .9rem; font-weight: 600; }
+@media (max-width: 30rem) {
+  h1 { font-size: 1.35rem; }
+  .summary { font-size: .95rem; margin: .4rem 0; }
+}
 .updates { list-style: none; margin: 0; padding: 0; }
 .update { border-bottom: 1px solid var(--line); padding: .75rem 0; scroll-margin-top: 1rem; }
 .update:target { background: color-mix(in srgb, var(--accent) 8%, transparent); }
@@ -46,103 +51,39 @@ pre { overflow-x: auto; }
 footer { color: var(--muted); font-size: .85rem; margin-top: 1rem; }
 """
 
-# One XSL for RSS 2.0 and Atom 1.0: a browser that opens a feed shows a page
-# saying what a feed is and how to follow it, with the items; feed readers
-# ignore the stylesheet. Item content is shown as its plain-text summary, so
-# no markup from a feed ever runs in the page.
-FEED_XSL = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
-    xmlns:atom="http://www.w3.org/2005/Atom" exclude-result-prefixes="atom">
-  <xsl:output method="html" encoding="UTF-8" indent="yes"/>
-  <xsl:template match="/">
-    <xsl:variable name="title" select="rss/channel/title | atom:feed/atom:title"/>
-    <xsl:variable name="page"
-        select="rss/channel/link | atom:feed/atom:link[@rel='alternate']/@href"/>
-    <html lang="{rss/channel/language | atom:feed/@xml:lang}">
-      <head>
-        <meta charset="utf-8"/>
-        <meta name="viewport" content="width=device-width, initial-scale=1"/>
-        <title><xsl:value-of select="$title"/> (feed)</title>
-        <style>
-          body { margin: 0 auto; max-width: 42rem; padding: 1rem;
-                 font: 1.0625rem/1.55 system-ui, sans-serif; color: #1d1d1f; }
-          .about { background: #fff8e1; border: 1px solid #f0d68a; padding: .75rem 1rem;
-                   border-radius: .5rem; }
-          code { background: #f3f3f3; padding: 0 .25rem; word-break: break-all; }
-          li { margin: .75rem 0; } .date { color: #5f6368; font-size: .9rem; }
-        </style>
-      </head>
-      <body>
-        <div class="about">
-          <p><strong>This is a news feed.</strong> Follow it in a feed reader to get each
-          update as soon as it is published: copy this page's address into your reader
-          (Feedly, Inoreader, NetNewsWire, Thunderbird...).</p>
-        </div>
-        <h1 id="feed-title"><xsl:value-of select="$title"/></h1>
-        <p><a href="{$page}">Open the live page</a></p>
-        <ol id="items">
-          <xsl:for-each select="rss/channel/item | atom:feed/atom:entry">
-            <li class="item">
-              <a href="{link | atom:link[@rel='alternate']/@href}">
-                <xsl:value-of select="title | atom:title"/>
-              </a>
-              <div class="date"><xsl:value-of select="pubDate | atom:published"/></div>
-              <div>
-                <xsl:choose>
-                  <xsl:when test="description">
-                    <!-- RSS descriptions are HTML: show their text, not their escapes. -->
-                    <xsl:call-template name="unescape">
-                      <xsl:with-param name="text" select="description"/>
-                    </xsl:call-template>
-                  </xsl:when>
-                  <xsl:otherwise><xsl:value-of select="atom:summary"/></xsl:otherwise>
-                </xsl:choose>
-              </div>
-            </li>
-          </xsl:for-each>
-        </ol>
-      </body>
-    </html>
-  </xsl:template>
-  <xsl:template name="unescape">
-    <xsl:param name="text"/>
-    <xsl:variable name="lt">
-      <xsl:call-template name="replace">
-        <xsl:with-param name="text" select="$text"/>
-        <xsl:with-param name="from" select="'&amp;lt;'"/>
-        <xsl:with-param name="to" select="'&lt;'"/>
-      </xsl:call-template>
-    </xsl:variable>
-    <xsl:variable name="gt">
-      <xsl:call-template name="replace">
-        <xsl:with-param name="text" select="$lt"/>
-        <xsl:with-param name="from" select="'&amp;gt;'"/>
-        <xsl:with-param name="to" select="'&gt;'"/>
-      </xsl:call-template>
-    </xsl:variable>
-    <xsl:call-template name="replace">
-      <xsl:with-param name="text" select="$gt"/>
-      <xsl:with-param name="from" select="'&amp;amp;'"/>
-      <xsl:with-param name="to" select="'&amp;'"/>
-    </xsl:call-template>
-  </xsl:template>
-  <xsl:template name="replace">
-    <xsl:param name="text"/>
-    <xsl:param name="from"/>
-    <xsl:param name="to"/>
-    <xsl:choose>
-      <xsl:when test="contains($text, $from)">
-        <xsl:value-of select="substring-before($text, $from)"/>
-        <xsl:value-of select="$to"/>
-        <xsl:call-template name="replace">
-          <xsl:with-param name="text" select="substring-after($text, $from)"/>
-          <xsl:with-param name="from" select="$from"/>
-          <xsl:with-param name="to" select="$to"/>
-        </xsl:call-template>
-      </xsl:when>
-      <xsl:otherwise><xsl:value-of select="$text"/></xsl:otherwise>
-    </xsl:choose>
-  </xsl:template>
-</xsl:stylesheet>
+# The feeds' own look in a browser, without XSLT (which Chromium is removing):
+# a CSS stylesheet, which browsers apply to XML documents. It names what the
+# document is and how to follow it, then shows each item's title and time;
+# the markup inside items (escaped HTML) is hidden rather than shown as text.
+# Where the server can tell browsers from feed readers (feeds serve, the nginx
+# configuration), browsers get feed.html instead (feeds.render.preview).
+FEED_CSS = """\
+/* feeds: how a browser shows a feed document, without XSLT. */
+@namespace atom url(http://www.w3.org/2005/Atom);
+@namespace content url(http://purl.org/rss/1.0/modules/content/);
+@namespace dc url(http://purl.org/dc/elements/1.1/);
+@namespace at url(http://purl.org/atompub/tombstones/1.0);
+@namespace rssatom url(http://www.w3.org/2005/Atom);
+* { display: none; }
+rss, channel, atom|feed, item, atom|entry,
+channel > title, atom|feed > atom|title, item > title, atom|entry > atom|title,
+channel > description, atom|feed > atom|subtitle, item > pubDate, atom|entry > atom|updated,
+item > description {
+  display: block;
+}
+rss, atom|feed { max-width: 42rem; margin: 0 auto; padding: 1rem;
+  font: 1.0625rem/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: #1d1d1f; background: #fff; }
+rss::before, atom|feed::before {
+  display: block; padding: .75rem 1rem; margin-bottom: 1rem; border-radius: .5rem;
+  background: #fdf1f3; border: 1px solid #b00020;
+  content: "This is a news feed. To follow it, copy this page's address from the address bar "
+    "into your feed reader.";
+}
+channel > title, atom|feed > atom|title { font-size: 1.6rem; font-weight: 700; line-height: 1.2; }
+channel > description, atom|feed > atom|subtitle { color: #5f6368; margin: .5rem 0 1rem; }
+item, atom|entry { border-top: 1px solid #e3e3e3; padding: .75rem 0; }
+item > title, atom|entry > atom|title { font-weight: 700; }
+item > pubDate, atom|entry > atom|updated { color: #5f6368; font-size: .9rem; }
+item > description { margin-top: .25rem; }
 """

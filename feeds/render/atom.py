@@ -78,7 +78,7 @@ def atom_document(feed: Feed, self_url: str, entries: Iterable[str]) -> bytes:
     """The feed element of ``feed`` around already serialised entries."""
     head = ["<?xml version='1.0' encoding='UTF-8'?>\n"]
     if feed.stylesheet:
-        head.append(f'<?xml-stylesheet type="text/xsl" href="{feed.stylesheet}"?>\n')
+        head.append(f'<?xml-stylesheet type="text/css" href="{feed.stylesheet}"?>\n')
     ns = f'xmlns="{ATOM}"'
     if feed.tombstones:
         ns += f' xmlns:at="{TOMBSTONES}"'

@@ -230,7 +230,11 @@ def render_story_page(page: StoryPage) -> bytes:
         lines.append(f'<p class="summary">{_e(story.summary)}</p>')
     lines += [_follow(), "</header>", "<main>"]
     if story.background_html:
-        lines.append(f'<section class="background">\n{story.background_html}\n</section>')
+        # Folded: on a phone the newest update stays on the first screen.
+        lines.append(
+            '<details class="background">\n<summary>Background</summary>\n'
+            f"{story.background_html}\n</details>"
+        )
     if timeline:
         lines.append('<ol class="updates" reversed aria-label="Updates, newest first">')
         for update in timeline:

@@ -80,6 +80,18 @@ def json_item(update: Update) -> str:
     if update.tags:
         tags = ",\n        ".join(jstr(t) for t in update.tags)
         parts += [',\n      "tags": [\n        ', tags, "\n      ]"]
+    # A JSON Feed extension (keys starting with "_"; readers ignore what they do not
+    # know): the story an item belongs to, which the site-wide feed mixes.
+    zone = getattr(update.published.tzinfo, "key", "UTC")
+    parts += [
+        ',\n      "_feeds": {\n        "story": ',
+        jstr(update.story_title),
+        ',\n        "story_url": ',
+        jstr(update.url.partition("#")[0]),
+        ',\n        "timezone": ',
+        jstr(zone),
+        "\n      }",
+    ]
     parts.append("\n    }")
     return "".join(parts)
 

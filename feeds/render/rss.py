@@ -69,7 +69,7 @@ def rss_document(feed: Feed, self_url: str, items: Iterable[str]) -> bytes:
     """The channel of ``feed`` around already serialised items."""
     head = ["<?xml version='1.0' encoding='UTF-8'?>\n"]
     if feed.stylesheet:
-        head.append(f'<?xml-stylesheet type="text/xsl" href="{feed.stylesheet}"?>\n')
+        head.append(f'<?xml-stylesheet type="text/css" href="{feed.stylesheet}"?>\n')
     if feed.archive:
         # The archive marker's namespace is declared by tidying the document's
         # namespaces (lxml's cleanup_namespaces in the reference), which also

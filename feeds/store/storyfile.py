@@ -240,6 +240,7 @@ def parse_story(slug: str, raw: bytes, site: Site, problems: Problems) -> Story 
                 retracted_at=heading.retracted_at,
                 retraction_note=heading.note or "",
                 plain=plain,
+                story_title=title,
             )
         )
     if problems:
