@@ -119,6 +119,9 @@ def test_story_page_in_chromium(site: tuple[str, Path, Path]) -> None:
         "--hide-scrollbars",
     )
     assert shot.stat().st_size > 10_000
+    desktop = ARTIFACTS / "kazerun-page-desktop.png"
+    chromium(f"{base}kazerun/", root, f"--screenshot={desktop}", "--window-size=1280,900")
+    assert desktop.stat().st_size > 10_000
 
 
 def test_index_page_lists_every_story(site: tuple[str, Path, Path]) -> None:
@@ -128,6 +131,9 @@ def test_index_page_lists_every_story(site: tuple[str, Path, Path]) -> None:
     assert sorted(links) == ["hostile/", "kazerun/", "vila-mares-storm/"]
     types = {ln.get("type") for ln in page.cssselect('link[rel="alternate"]')}
     assert "text/x-opml" in types and "application/atom+xml" in types
+    # Stories in different zones: each time says its zone.
+    dates = [d.text_content() for d in page.cssselect("ul.stories .date time")]
+    assert any(" IRDT, " in d for d in dates) and any(" WET, " in d for d in dates), dates
 
 
 @pytest.mark.parametrize("fmt", ["rss.xml", "atom.xml"])

@@ -262,7 +262,7 @@ def story_item(story: StoryLink) -> str:
         local = newest.astimezone(ZoneInfo(story.timezone))
         when = (
             f' <span class="date">last update <time datetime="{rfc3339(newest)}">'
-            f"{local:%H:%M}, {_date(local)}</time></span>"
+            f"{local:%H:%M} {_zone_label(local)}, {_date(local)}</time></span>"
         )
     feeds = " · ".join(
         f'<a href="{story.slug}/{href}">{label}</a>' for _, label, href in FEED_LINKS
