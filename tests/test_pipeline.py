@@ -435,3 +435,19 @@ def test_a_new_version_renders_everything_again(
     monkeypatch.setattr(folder, "__version__", "99.0")
     assert sorted(build(three, tmp_path).rendered) == ["", "a/", "b/", "c/"]
     assert build(three, tmp_path).rendered == []
+
+
+def test_a_replaced_file_is_dated_in_a_later_second(three: Path, tmp_path: Path) -> None:
+    """HTTP's Last-Modified has whole seconds: a feed rebuilt with new bytes in the
+    second of the last build must still get a later one, or clients that trust it
+    (libcurl's If-Modified-Since check in newsboat) keep the old feed."""
+    import os
+
+    build(three, tmp_path)
+    feed = tmp_path / "out" / "b" / "atom.xml"
+    first = os.stat(feed).st_mtime_ns // 1_000_000_000
+    before = feed.read_bytes()
+    (three / "b.md").write_text(story(body=body(3)))
+    build(three, tmp_path)
+    assert feed.read_bytes() != before
+    assert os.stat(feed).st_mtime_ns // 1_000_000_000 > first

@@ -141,6 +141,27 @@ def remove_files(out_dir: Path, names: list[str]) -> list[str]:
     return removed
 
 
+_SECOND = 1_000_000_000
+
+
+def _later_second(staged: Path, target: Path) -> None:
+    """Give a file that replaces ``target`` a modification time in a later whole second.
+
+    HTTP dates (Last-Modified) have one-second resolution, and servers take them
+    from the file's time: a feed rebuilt with new bytes within the second of the
+    last build would keep its Last-Modified, and clients that trust it (libcurl's
+    If-Modified-Since check, in newsboat) would throw the new feed away and keep
+    the old one. A replaced file is therefore dated at least one second after
+    the one it replaces (its ETag changes with its bytes anyway)."""
+    try:
+        before = os.stat(target).st_mtime_ns
+    except OSError:
+        return  # a new file: any time will do
+    floor = (before // _SECOND + 1) * _SECOND
+    if os.stat(staged).st_mtime_ns < floor:
+        os.utime(staged, ns=(floor, floor))
+
+
 class FolderOutput:
     """The output as a local folder: files staged beside their names, then renamed in."""
 
@@ -163,7 +184,9 @@ class FolderOutput:
         # Output files are not fsynced one by one: every build checks each file's
         # size against the index and renders again whatever a crash lost.
         for item in batch:
-            commit(Path(item.token), self.path(item.name), durable=False)
+            target = self.path(item.name)
+            _later_second(Path(item.token), target)
+            commit(Path(item.token), target, durable=False)
         return [item.name for item in batch]
 
     def discard(self, staged: Iterable[str]) -> None:
