@@ -212,17 +212,10 @@ def load_site(where: Path | str, raw: bytes, found: list[Problem]) -> Site | Non
     """site.toml's settings, checked (the workspace paths too, which the Site does not hold)."""
     from .model import Site
     from .store.people import person
-    from .store.problems import Problems, Table, decode_utf8, parse_toml, toml_error
+    from .store.problems import Problems, Table, read_toml
 
     problems = Problems(where)
-    text = decode_utf8(raw, problems)
-    data: dict[str, object] = {}
-    if text is not None:
-        try:
-            data = parse_toml(text)
-        except tomllib.TOMLDecodeError as exc:
-            line, message = toml_error(str(exc))
-            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
+    text, data = read_toml(raw, problems)
     if problems:
         found.extend(problems.items)
         return None

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import FeedsError, StoreError, display_path
@@ -78,7 +77,7 @@ def load_sources(path: Path, *, interval: float | None = None) -> tuple[FollowSo
 
     ``interval`` (for tests and trials) replaces every page's ``every``."""
     from ..store.files import NotRegularFile, read_regular
-    from ..store.problems import Problems, Table, decode_utf8, parse_toml, toml_error
+    from ..store.problems import Problems, Table, read_toml
 
     shown = display_path(path)
     try:
@@ -93,14 +92,7 @@ def load_sources(path: Path, *, interval: float | None = None) -> tuple[FollowSo
     if len(raw) > MAX_SOURCES_BYTES:
         raise FeedsError(f"{shown}: more than {MAX_SOURCES_BYTES:,} bytes")
     problems = Problems(path)
-    text = decode_utf8(raw, problems)
-    data: dict[str, Any] = {}
-    if text is not None:
-        try:
-            data = parse_toml(text)
-        except tomllib.TOMLDecodeError as exc:
-            line, message = toml_error(str(exc))
-            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
+    text, data = read_toml(raw, problems)
     if problems or text is None:
         raise StoreError(problems.items)
     lines = text.split("\n")

@@ -92,6 +92,20 @@ def parse_toml(text: str) -> dict[str, Any]:
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
+def read_toml(raw: bytes, problems: Problems) -> tuple[str | None, dict[str, Any]]:
+    """A TOML file's text and table; what is wrong is added to ``problems``
+    (the text is None if it is not UTF-8, the table empty if not TOML)."""
+    text = decode_utf8(raw, problems)
+    data: dict[str, Any] = {}
+    if text is not None:
+        try:
+            data = parse_toml(text)
+        except tomllib.TOMLDecodeError as exc:
+            line, message = toml_error(str(exc))
+            problems.add(line, f"not valid TOML: {message} (strings need double quotes)")
+    return text, data
+
+
 def toml_error(message: str) -> tuple[int | None, str]:
     """Split tomllib's "... (at line 3, column 7)" into (3, "...")."""
     m = _TOML_POS.search(message)
