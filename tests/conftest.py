@@ -24,7 +24,11 @@ from .s3server import CREDENTIALS as S3_CREDENTIALS
 from .s3server import Bucket, MotoServer, moto_command
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_DATA = REPO / "data"
+# The shipped example store, data/, as the tests' own copy: a reader trying things in
+# data/ (or a command run there by mistake) must not fail the suite. test_golden.py
+# checks that data/ is still this example, and --update-golden copies it here.
+EXAMPLE_DATA = Path(__file__).resolve().parent / "fixtures" / "example-data"
+SHIPPED_DATA = REPO / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 SITE_TOML = """\
@@ -40,7 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite tests/golden/ from the current output instead of comparing",
+        help="rewrite tests/golden/ (and tests/fixtures/example-data/, from data/) "
+        "from the current output instead of comparing",
     )
 
 
@@ -80,6 +85,12 @@ def make_store(tmp_path: Path) -> StoreFactory:
 def story(front: str = 'title = "A story"', body: str = "") -> str:
     """A story file from front-matter lines and a body."""
     return f"+++\n{textwrap.dedent(front).strip()}\n+++\n\n{textwrap.dedent(body).strip()}\n"
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file under root (by its relative path, with /) and its bytes."""
+    files = (p for p in sorted(root.rglob("*")) if p.is_file())
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in files}
 
 
 def snapshot_tree(root: Path) -> dict[str, tuple[bytes, int]]:

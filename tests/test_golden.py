@@ -1,10 +1,13 @@
 """The example store's output, byte for byte.
 
-Refresh after an intended change of output with:
+The tests build their own copy of the shipped example (tests/fixtures/example-data/),
+never data/ itself, which readers of the docs may try things in; one test says when
+data/ is no longer that example. Refresh after an intended change of output (or of
+the example in data/) with:
 
     .venv/bin/python -m pytest tests/test_golden.py --update-golden
 
-and review the diff of tests/golden/ before committing it.
+and review the diff of tests/golden/ and tests/fixtures/example-data/ before committing it.
 """
 
 from __future__ import annotations
@@ -17,26 +20,73 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE_DATA, GOLDEN, render_store, snapshot_tree
+from .conftest import (
+    EXAMPLE_DATA,
+    GOLDEN,
+    SHIPPED_DATA,
+    files_under,
+    render_store,
+    snapshot_tree,
+)
 from .conftest import run_folder as run_build
+
+REFRESH = ".venv/bin/python -m pytest tests/test_golden.py --update-golden"
 
 
 def golden_files() -> dict[str, bytes]:
-    return {
-        str(p.relative_to(GOLDEN)): p.read_bytes() for p in sorted(GOLDEN.rglob("*")) if p.is_file()
-    }
+    return files_under(GOLDEN)
+
+
+def example_changes() -> list[str]:
+    """The files in which data/ is no longer the tests' copy of the example."""
+    shipped, ours = files_under(SHIPPED_DATA), files_under(EXAMPLE_DATA)
+    return sorted(n for n in shipped.keys() | ours.keys() if shipped.get(n) != ours.get(n))
+
+
+def refresh_example() -> None:
+    """--update-golden: the tests' copy of the example becomes data/ as it is now."""
+    shipped = files_under(SHIPPED_DATA)
+    for name in example_changes():
+        target = EXAMPLE_DATA / name
+        if name not in shipped:
+            target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_bytes(shipped[name])
+        os.replace(temporary, target)  # other workers may be reading it
+
+
+def test_data_is_still_the_example_the_golden_files_were_made_from(update_golden: bool) -> None:
+    """The one test that reads data/: what someone did there must not look like a
+    change of output (whose fix, --update-golden, would bless it)."""
+    if update_golden:
+        refresh_example()
+    changed = example_changes()
+    if changed:
+        pytest.fail(
+            "data/ was changed: `git checkout data/` restores the shipped example (and delete"
+            " any file you added there).\n"
+            f"Not the example tests/golden/ was made from (tests/fixtures/example-data/): "
+            f"{', '.join('data/' + name for name in changed)}\n"
+            f"Only if you changed the example on purpose: {REFRESH}, then review git diff tests/",
+            pytrace=False,
+        )
 
 
 def test_example_output_matches_golden_files(update_golden: bool) -> None:
+    if update_golden:
+        refresh_example()
     files = render_store(EXAMPLE_DATA)
     if update_golden:
         shutil.rmtree(GOLDEN, ignore_errors=True)
         for name, data in files.items():
             (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / name).write_bytes(data)
-    assert sorted(files) == sorted(golden_files()), "files differ: refresh with --update-golden"
+    changed = f"the output changed; if you meant it: {REFRESH}, then review git diff tests/golden"
+    assert sorted(files) == sorted(golden_files()), f"files differ: {changed}"
     for name, data in golden_files().items():
-        assert files[name] == data, f"{name} differs from tests/golden/{name}"
+        assert files[name] == data, f"{name} differs from tests/golden/{name}: {changed}"
 
 
 @pytest.mark.parametrize(
