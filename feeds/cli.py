@@ -358,7 +358,7 @@ def serve(data_dir, out_dir, state_dir, host, port, watch, max_age):
 
     With --watch, a change in DATA rebuilds the feeds within about a second.
     Stops cleanly on Ctrl-C or SIGTERM. For production, static hosting is
-    better still: see the README's production section.
+    better still: see docs/operations.md, "In production: static hosting".
 
     \b
     Example:
@@ -373,7 +373,7 @@ def serve(data_dir, out_dir, state_dir, host, port, watch, max_age):
     if isinstance(ws.out, str):
         raise click.ClickException(
             f"{ws.out}: feeds serve serves a folder; the bucket is served by its service "
-            "(see the README's Publishing to object storage)"
+            '(see docs/operations.md, "Publishing to object storage")'
         )
     if not ws.out.is_dir() and not watch:
         raise click.ClickException(f"{ws.out} does not exist: run feeds build first")

@@ -55,10 +55,10 @@ def test_the_settings_are_described_once(tmp_path: Path) -> None:
     text = site_template({"title": "T", "base_url": "https://x.test/", "author": "A"})
     assert all(f"{k} = " in text for k in keys)  # set, or shown commented with its default
     init_help = CliRunner().invoke(cli, ["init", "--help"]).output
-    readme = (REPO / "README.md").read_text()
+    reference = (REPO / "docs" / "store-format.md").read_text()
     for key, line in zip(keys, help_lines(), strict=True):
         assert key in init_help
-        assert f"`{key}`" in readme, f"README does not describe {key}"
+        assert f"`{key}`" in reference, f"docs/store-format.md does not describe {key}"
         assert line.startswith(key)
 
 

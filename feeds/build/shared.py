@@ -204,7 +204,7 @@ def _lost(store: PostgresStore, doing: str, exc: BaseException) -> DatabaseError
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return DatabaseError(
             f"{store.name}: this user may not build ({_reason(exc)}): builds need the "
-            "builders' grants (see the README's Newsroom setup); nothing was published"
+            "builders' grants (see docs/operations.md, Newsroom setup); nothing was published"
         )
     if not isinstance(exc, psycopg.OperationalError):  # the database answered: no
         return DatabaseError(

@@ -9,7 +9,7 @@ p. m.``), with a date before it when there is one (``Feb 3, 10:12 PM``,
 weekday names in English, German, Spanish, French and Portuguese. Turning the
 parts into an instant is resolve.py's job.
 
-Zone abbreviations are in ZONES (documented in the README): a generic one (ET)
+Zone abbreviations are in feeds.zones.ZONES (the table is in docs/importing.md): a generic one (ET)
 names the zone, daylight saving included; a specific one (EDT) also fixes the
 offset, which is what tells the two 01:30s of a night the clocks go back apart.
 """

@@ -355,7 +355,7 @@ def read_store_file(path: Path, problems: list[Problem]) -> bytes | None:
         )
         return None
     except FileNotFoundError:
-        what = "create it with title, base_url, id_authority and author (see README)"
+        what = "create it with title, base_url, id_authority and author (see docs/store-format.md)"
         problems.append(
             Problem(
                 path,
