@@ -4,6 +4,7 @@ import itertools
 import os
 import re
 import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -236,11 +237,16 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         if os.environ.get("FEEDS_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required (FEEDS_REQUIRE_POSTGRES=1): {reason}", False)
         pytest.skip(f"PostgreSQL not available: {reason}")
-    server = PgServer.start(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's own temporary folders: another pytest session of the same
+    # user removes old ones as it starts, and a cluster must not lose its files
+    # under a running postmaster.
+    base = Path(tempfile.mkdtemp(prefix="feeds-pg-"))
+    server = PgServer.start(base)
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 _pg_databases = itertools.count(1)
