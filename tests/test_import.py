@@ -282,3 +282,39 @@ def test_made_up_ids_follow_the_store_rules(make_store: StoreFactory) -> None:
         "u20251026-0120",
         "u20251026-0055",
     ]
+
+
+_NIGHT = [
+    ("02:30", "El fuego está controlado en la ladera norte."),
+    ("01:10", "Llegan dos helicópteros más desde la capital."),
+    ("23:55", "Se evacúan tres colonias al pie del cerro."),
+    ("21:30", "Los bomberos piden no acercarse a la zona."),
+    ("18:20", "Se reporta humo sobre el cerro del Ajusco."),
+]
+
+
+def _night_page(updates: list[tuple[str, str]]) -> str:
+    stamps = "\n\n".join(f"{t} h — {text}" for t, text in updates)
+    return f"Incendio en el Ajusco, en vivo\n\ndomingo 9 de marzo de 2025\n\n{stamps}\n"
+
+
+def test_a_page_that_dropped_its_older_updates_adds_nothing(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    """The date line dates the page's oldest update: once the page shows only the two
+    after midnight, it would date them a day early. The story's own updates say which
+    day the page is on, so nothing is added twice (and `feeds follow` retracts nothing)."""
+    root = make_store()
+    page = tmp_path / "night.txt"
+    page.write_text(_night_page(_NIGHT))
+    args = ["import", str(page), "--story", "ajusco", "--timezone", "America/Mexico_City"]
+    assert feeds(root, *args).exit_code == 0
+    assert utc_minutes(root, "ajusco") == [
+        "2025-03-10T08:30", "2025-03-10T07:10", "2025-03-10T05:55", "2025-03-10T03:30",
+        "2025-03-10T00:20",
+    ]  # fmt: skip
+    page.write_text(_night_page(_NIGHT[:2]))
+    again = feeds(root, *args)
+    assert again.exit_code == 0, again.output
+    assert "0 new, 2 already there, 0 changed on the page" in again.output
+    assert len(utc_minutes(root, "ajusco")) == 5

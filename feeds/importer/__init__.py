@@ -76,6 +76,13 @@ def import_source(
     existing = _existing(ws, slug)  # the one story, read once
     zone = timezone or (existing.timezone if existing else None)
     reading = read(page, zone=zone, page_date=page_date)
+    if existing is not None and page_date is None:
+        # A page that dropped its older updates (or went past midnight) may date its
+        # bare times from another day than before: the updates the story already
+        # has say which day the page is on.
+        shifted = _day_from_story(reading, existing)
+        if shifted is not None:
+            reading = read(page, zone=zone, page_date=shifted)
     plan = plan_import(existing, slug, reading)
     # Rehearsed on a copy of the story first: the dry run shows what the store
     # will hold, and a page the store would refuse fails before anything is written.
@@ -88,6 +95,30 @@ def import_source(
             plan = plan_import(_existing(ws, slug), slug, reading)
             done = apply_import(ws, slug, reading, plan, update=update, now=now, link=got.url)
     return ImportResult(reading, plan, done, rehearsed)
+
+
+def _day_from_story(reading: Reading, story: Story) -> date | None:
+    """The date of the page's top update as the story's own updates give it, when
+    an update of the story is on the page at the same clock time on another day."""
+    from .merge import _norm
+
+    known = {_norm(u.text): u.published for u in story.updates if u.text}
+    for found in reading.updates:
+        if found.when is None or found.stamp.exact is not None or found.stamp.on is not None:
+            continue
+        had = known.get(_norm(found.text))
+        if had is None:
+            continue
+        local = had.astimezone(found.when.tzinfo)
+        if (local.hour, local.minute) != (found.when.hour, found.when.minute):
+            continue
+        shift = local.date() - found.when.date()
+        if not shift:
+            return None  # the page's dates agree with the story's
+        top = reading.updates[0].when
+        assert top is not None
+        return top.date() + shift
+    return None
 
 
 def _rehearse(
