@@ -215,3 +215,14 @@ def test_a_highlights_box_is_not_updates() -> None:
     reading = read(page, zone="Europe/London", page_date=None)
     assert [u.text for u in reading.updates] == ["The road is closed.", "A fire has started."]
     assert [u.anchor for u in reading.updates] == ["b", "a"]
+
+
+def test_a_pasted_page_takes_its_headline_not_its_menu() -> None:
+    page = text_page(
+        "Saltar al contenido\nEl Diario del Valle\nPortada  Nacional  Deportes  Opinión\n"
+        "Incendio en el Ajusco: evacúan tres colonias\nPor Ana Gil · Actualizado 02:30 h\n"
+        "domingo 9 de marzo de 2025\n\nEl fuego empezó por la tarde.\n\n"
+        "02:30 h — El fuego está controlado.\n"
+    )
+    assert page.title == "Incendio en el Ajusco: evacúan tres colonias"
+    assert "\n" not in page.title

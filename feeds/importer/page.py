@@ -99,7 +99,47 @@ def text_page(raw: str) -> Page:
             continue
         lines.append(line.rstrip())
     flush()
-    return Page(blocks, title=blocks[0].text if blocks else "", kind="text")
+    return Page(blocks, title=_text_title(blocks), kind="text")
+
+
+_NOT_A_TITLE = re.compile(
+    r"^(by|por|von|par|de|reported by|updated|actualizado|aktualisiert|stand|published|"
+    r"posted|share|skip|saltar|zum inhalt|ir para|aller au)\b",
+    re.IGNORECASE,
+)
+
+
+def _text_title(blocks: list[Block]) -> str:
+    """A pasted page's headline: of the lines above the first update, the longest
+    that reads like one (four words or more, no closing full stop, not a byline or a
+    date), rather than the site's menu that "select all" copies first."""
+    from .stamps import dates_in_text, find_stamp, read_date_line
+
+    candidates: list[str] = []
+    for block in blocks[:30]:
+        if find_stamp(block.text, 2000) is not None:
+            break
+        for line in block.text.split("\n")[:60]:
+            line = line.strip()
+            words = line.split()
+            parts = re.split(r"\s+[|·•]\s+|\s{2,}", line)
+            if (
+                4 <= len(words) <= 30
+                and len(line) <= 200
+                and not line.endswith((".", "…", ":", ";"))
+                and not line.startswith(("•", "-", "*", "©"))
+                and "©" not in line
+                and not _NOT_A_TITLE.match(line)
+                and not (len(parts) >= 3 and all(len(p.split()) <= 4 for p in parts))
+                and find_stamp(line, 2000) is None
+                and read_date_line(line, None) is None
+                and not dates_in_text(line)
+            ):
+                candidates.append(line)
+    if candidates:
+        return max(candidates, key=len)
+    first = blocks[0].text.split("\n", 1)[0].strip() if blocks else ""
+    return first
 
 
 # --------------------------------------------------------------------------- HTML
