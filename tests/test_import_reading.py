@@ -226,3 +226,18 @@ def test_a_pasted_page_takes_its_headline_not_its_menu() -> None:
     )
     assert page.title == "Incendio en el Ajusco: evacúan tres colonias"
     assert "\n" not in page.title
+
+
+def test_lists_on_an_html_page_stay_lists() -> None:
+    from feeds.text import markdown_to_html
+
+    page = html_page(
+        "<html><body><h1>Floods live</h1><article><time datetime='2025-10-26T09:00:00+01:00'>"
+        "09:00</time><p>Without power:</p><ul><li>Villeurbanne: 12 000 homes</li>"
+        "<li>Bron: 4 000 homes</li></ul><ol><li>First step</li><li>Second step</li></ol>"
+        "</article></body></html>"
+    )
+    (update,) = read(page, zone="Europe/Paris", page_date=None).updates
+    html = markdown_to_html(update.text, "https://x.test/")
+    assert "<ul>" in html and html.count("<li>") == 4 and "<ol>" in html
+    assert "Villeurbanne: 12 000 homes" in html

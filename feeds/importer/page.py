@@ -51,6 +51,7 @@ class Block:
     container: str | None = None  # path of the update element holding it (HTML)
     anchor: str | None = None  # that element's id
     linked: bool = False  # all its text is links
+    item: str = ""  # "-" or "1." for a list item (HTML)
 
 
 @dataclass
@@ -237,6 +238,7 @@ def html_page(raw: str) -> Page:
                 container=tree.getpath(container) if container is not None else None,
                 anchor=container.get("id") if container is not None else None,
                 linked=_only_links(el),
+                item=_item_marker(el),
             )
         )
     return page
@@ -270,6 +272,13 @@ def _header_lines(body: etree._Element, first_stamp: etree._Element | None) -> l
 
 def _inside(el: etree._Element, container: etree._Element) -> bool:
     return any(a is container for a in el.iterancestors())
+
+
+def _item_marker(el: etree._Element) -> str:
+    if el.tag != "li":
+        return ""
+    parent = el.getparent()
+    return "1." if parent is not None and parent.tag == "ol" else "-"
 
 
 def _only_links(el: etree._Element) -> bool:

@@ -305,7 +305,7 @@ def segment(
                 ):
                     current.title = text.strip("*_ ")
                 else:  # the update's own element says what belongs to it
-                    current.paragraphs.append(text)
+                    current.paragraphs.append(_as_item(block, text))
                 continue
             ended = True
             if not _ends_updates(block) and not block.heading and block.container is None:
@@ -338,7 +338,7 @@ def segment(
                 current.title = text.strip("*_ ")
                 continue
             if not block.heading:
-                current.paragraphs.append(text)
+                current.paragraphs.append(_as_item(block, text))
                 continue
             ended = True  # a heading after the updates starts the page's other content
             trailing.append(text)
@@ -351,7 +351,7 @@ def segment(
         ):
             current.title = text.strip("*_ ")
             continue
-        current.paragraphs.append(text)
+        current.paragraphs.append(_as_item(block, text))
     if page.kind == "text" and updates:
         before = len(trailing)
         trailing = _split_trailing(page, updates[-1], trailing)
@@ -374,6 +374,11 @@ def _quote(text: str) -> str:
 
 
 _BOLD_LINE = re.compile(r"\*\*[^*\n]{3,160}\*\*")
+
+
+def _as_item(block: Block, text: str) -> str:
+    """A list item of the page stays one in the update's Markdown."""
+    return f"{block.item} {text}" if block.item else text
 
 
 def _site_name(page: Page) -> str:
