@@ -241,3 +241,18 @@ def test_lists_on_an_html_page_stay_lists() -> None:
     html = markdown_to_html(update.text, "https://x.test/")
     assert "<ul>" in html and html.count("<li>") == 4 and "<ol>" in html
     assert "Villeurbanne: 12 000 homes" in html
+
+
+def test_after_the_updates_only_context_is_kept_as_background() -> None:
+    page = text_page(
+        "Harbour live\n\n3 June 2025\n\n14:05 — The pier is closed.\n\n"
+        "13:00 — Boats stay in port.\n\n"
+        "Lea también\nLa marea de 2019\nEl puerto en cifras\n\n"
+        "Background\nThe harbour was built in 1870.\n\n"
+        "Related stories\nA storm in 2019\n\n© 2025 The Harbour Post. All rights reserved.\n"
+    )
+    reading = read(page, zone="Europe/London", page_date=None)
+    background = "\n".join(reading.background)
+    assert "The harbour was built in 1870." in background
+    for dropped in ("La marea de 2019", "A storm in 2019", "©"):
+        assert dropped not in background

@@ -360,12 +360,45 @@ def segment(
                 f"the last update was taken to end before {_quote(trailing[0])} (a wider gap "
                 "between paragraphs): check it"
             )
+    trailing = _background_only(trailing)
     if boxed:
         warnings.append(
             f"{len(boxed)} times in a highlights box were read as summaries, not updates "
             f"(the first: {boxed[0]})"
         )
     return leading, updates, trailing
+
+
+CONTEXT = re.compile(
+    r"^(background|context|what we know|what you need to know|key facts|explainer|"
+    r"hintergrund|zum hintergrund|contexto|antecedentes|contexte|le contexte|entenda|"
+    r"o que se sabe|sfondo|il contesto|achtergrond)\b",
+    re.I,
+)
+
+
+def _background_only(trailing: list[str]) -> list[str]:
+    """Of what follows the updates, what is background: a context section is kept,
+    while related-story lists, "Read more" links, copyright lines and the site's
+    furniture after them are dropped (until another context section)."""
+    kept: list[str] = []
+    dropping = False
+    for text in trailing:
+        first = text.strip().strip("*_#").strip().split("\n", 1)[0]
+        if CONTEXT.match(first):
+            dropping = False
+        elif (
+            TAIL.match(first)
+            or TAIL_PHRASE.match(first)
+            or COPYRIGHT.search(first)
+            or _link_row(first)
+            or _boilerplate(text)
+        ):
+            dropping = True
+            continue
+        if not dropping:
+            kept.append(text)
+    return kept
 
 
 def _quote(text: str) -> str:
