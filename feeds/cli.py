@@ -214,7 +214,7 @@ def _keep_draft(ws: Workspace, name: str, text: Callable[[], str | None]) -> Ite
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 def cli() -> None:
-    """Live-blog stories in a plain-text store, published as RSS 2.0 and Atom 1.0 feeds.
+    """Live-blog stories in a plain-text store, published as RSS 2.0, Atom 1.0 and JSON feeds.
 
     \b
     Start:   feeds init mysite && cd mysite
