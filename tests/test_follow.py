@@ -754,3 +754,35 @@ def test_sigterm_ends_the_loop_after_the_cycle(
     assert follower.returncode == 0, err
     assert time.monotonic() - started < 5
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("robots", "path", "allowed"),
+    [
+        ("User-agent: *\nDisallow: /\nAllow: /live/\n", "/live/storm", True),  # longest wins
+        ("User-agent: *\nAllow: /live/\nDisallow: /\n", "/news/storm", False),
+        ("User-agent: *\nDisallow: /live\nAllow: /live\n", "/live", True),  # a tie: allow
+        ("User-agent: *\nDisallow: /*.txt$\n", "/live/page.txt", False),
+        ("User-agent: *\nDisallow: /*.txt$\n", "/live/page.txt?x=1", True),
+        ("User-agent: *\nDisallow: /\n\nUser-agent: FEEDS\nAllow: /\n", "/live", True),
+        ("User-agent: feeds\nDisallow: /live/\n\nUser-agent: *\nDisallow:\n", "/live/a", False),
+        ("User-agent: other\nDisallow: /\n", "/live", True),
+        ("Disallow: /\n", "/live", True),  # a rule in no group
+        ("User-agent: *\nDisallow: /live%2Fnight\n", "/live/night", True),
+        ("User-agent: *\nDisallow: /caf%C3%A9\n", "/café", False),
+        ("User-agent: *\nDisallow: /\n", "/robots.txt", True),
+    ],
+)
+def test_robots_txt_is_read_as_rfc_9309_says(robots: str, path: str, allowed: bool) -> None:
+    from feeds.follow.robots import Robots
+
+    rules = Robots.parse(robots, "feeds")
+    assert rules.allowed(f"https://news.test{path}") is allowed
+
+
+def test_crawl_delay_of_our_group() -> None:
+    from feeds.follow.robots import Robots
+
+    text = "User-agent: *\nCrawl-delay: 2\n\nUser-agent: feeds\nCrawl-delay: 9\nAllow: /\n"
+    assert Robots.parse(text, "feeds").delay == 9.0
+    assert Robots.parse("User-agent: *\nCrawl-delay: soon\n", "feeds").delay is None

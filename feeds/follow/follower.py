@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.robotparser import RobotFileParser
 
 from .. import __version__
 from ..errors import FeedsError, display_path
 from ..timeutil import Clock, rfc3339, system_clock
+from .robots import Robots
 from .sources import FollowSource, host_of, load_sources
 from .state import STATE_FILE, FollowState, HostState, SourceState
 
@@ -193,10 +193,10 @@ class Follower:
 
     def _poll(self, source: FollowSource, now: datetime) -> Poll:
         rules = self._robots(source.origin, now)
-        if not rules.can_fetch(PRODUCT, source.url):
+        if not rules.allowed(source.url):
             return Poll(source, error=f"{source.url}: robots.txt does not allow feeds to fetch it; "
                         "not fetched (ask the site, or remove it from sources.toml)")  # fmt: skip
-        self._wait_turn(source.url, min(_number(rules.crawl_delay(PRODUCT)), MAX_CRAWL_DELAY))
+        self._wait_turn(source.url, min(max(rules.delay or 0.0, 0.0), MAX_CRAWL_DELAY))
         s = self.state.sources.get(source.url)
         headers = {}
         if s is not None and s.story == source.story:
@@ -233,7 +233,7 @@ class Follower:
         if self.stop.wait(left) if left > 0 else self.stop.is_set():
             raise _Stopped
 
-    def _robots(self, origin: str, now: datetime) -> RobotFileParser:
+    def _robots(self, origin: str, now: datetime) -> Robots:
         """The rules of ``origin`` for us (FeedsError when nothing may be fetched)."""
         from ..errors import ImportProblem
 
@@ -257,9 +257,7 @@ class Follower:
                 )
             # else unreachable, but the copy kept from before still applies
             self.state.hosts[origin] = kept
-        rules = RobotFileParser()
-        rules.parse((kept.robots or "").splitlines())
-        return rules
+        return Robots.parse(kept.robots or "", PRODUCT)
 
     # --- importing (in the calling thread) -------------------------------------------
 
@@ -449,10 +447,3 @@ def _one_line(message: str, url: str) -> str:
     """A page's error as one line that names the page."""
     message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
     return message if message.startswith(url) else f"{url}: {message}"
-
-
-def _number(value: object) -> float:
-    try:
-        return max(0.0, float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
