@@ -122,11 +122,12 @@ def _one_line_for_bad_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-def _accepts_gzip(header: str) -> bool:
-    """Does Accept-Encoding allow gzip? (RFC 9110 12.5.3; a bad q-value counts as 0)."""
-    gzip_q = star_q = None
+def _weights(header: str) -> list[tuple[str, float]]:
+    """An Accept-style header's items with their q-values, lower case (RFC 9110
+    12.4.2; a bad q-value counts as 0)."""
+    out = []
     for part in header.split(","):
-        coding, *params = (p.strip() for p in part.split(";"))
+        item, *params = (p.strip() for p in part.split(";"))
         q = 1.0
         for param in params:
             name, _, value = param.partition("=")
@@ -135,12 +136,14 @@ def _accepts_gzip(header: str) -> bool:
                     q = float(value.strip())
                 except ValueError:
                     q = 0.0
-        coding = coding.lower()
-        if coding == "gzip":
-            gzip_q = q
-        elif coding == "*":
-            star_q = q
-    chosen = gzip_q if gzip_q is not None else star_q
+        out.append((item.lower(), q))
+    return out
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Does Accept-Encoding allow gzip? (RFC 9110 12.5.3)"""
+    weights = dict(_weights(header))
+    chosen = weights.get("gzip", weights.get("*"))
     return chosen is not None and chosen > 0
 
 
@@ -148,16 +151,7 @@ def _is_browser(accept: str) -> bool:
     """A browser asks for text/html before XML; feed readers ask for feed types or
     anything (``*/*``), and rank text/html, if at all, below them."""
     html_q = xml_q = None
-    for part in accept.lower().split(","):
-        kind, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+    for kind, q in _weights(accept):
         if kind == "text/html":
             html_q = q
         elif kind.endswith(("+xml", "/xml", "/json", "+json")):

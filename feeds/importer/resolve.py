@@ -31,6 +31,7 @@ from ..timeutil import MAX_YEAR, MIN_YEAR, TimeError, wall_time_exists
 from ..timeutil import zone as timeutil_zone
 from .page import Block, Page
 from .stamps import (
+    DATE_LINE_PREFIX,
     ZONES,
     Stamp,
     dates_in_text,
@@ -190,16 +191,14 @@ def _ends_updates(block: Block) -> bool:
         return True
     if TAIL_PHRASE.match(first) and len(first) < 120:
         return True
-    if len(text) <= 80 and "\n" not in text and _DATED_NOTE.match(text) and dates_in_text(text):
+    if (
+        len(text) <= 80
+        and "\n" not in text
+        and DATE_LINE_PREFIX.match(text)
+        and dates_in_text(text)
+    ):
         return True  # "Posted 11 Jun 2025, updated 12 Jun 2025": the page's own dates
     return block.linked and len(text) < 400 and block.heading == 0
-
-
-_DATED_NOTE = re.compile(
-    r"^(posted|published|updated|first published|last updated|veröffentlicht|aktualisiert|"
-    r"publicado|actualizado|publié|mis à jour|atualizado)\b",
-    re.I,
-)
 
 
 def _heading_like(line: str) -> bool:

@@ -273,7 +273,7 @@ def _names_a_day(text: str) -> bool:
     return any(w in MONTH_NUMBER for w in words) and bool(re.search(r"\b\d{1,2}\b", text))
 
 
-_DATE_LINE_PREFIX = re.compile(
+DATE_LINE_PREFIX = re.compile(
     r"^(?:(?:last\s+)?(?:updated|published|first\s+published|posted|stand|aktualisiert|"
     r"veröffentlicht|actualizado|publicado|mis\s+à\s+jour|publié\s+le|publié|atualizado)"
     r"\b\s*(?:on|am|el|le|em)?\s*:?\s*)",
@@ -304,7 +304,7 @@ def read_date_line(text: str, year: int | None) -> DateLine | None:
     if not text or len(text) > 60 or "\n" in text:
         return None
     kind = "date"
-    prefix = _DATE_LINE_PREFIX.match(text)
+    prefix = DATE_LINE_PREFIX.match(text)
     if prefix:
         word = fold(prefix.group()).strip()
         kind = "published" if "publi" in word or "veroff" in word else "updated"

@@ -22,12 +22,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import Update
 from .formats import FORMATS
+from .html import _date, _e, _zone_label
 
 FILENAME = "feed.html"
 
@@ -74,13 +74,7 @@ def item_of_json(text: str) -> PreviewItem:
     )
 
 
-def _e(text: str) -> str:
-    return escape(text, quote=True)
-
-
 def _when(t: datetime) -> str:
-    from .html import _date, _zone_label
-
     return f"{t:%H:%M} {_zone_label(t)}, {_date(t)}"
 
 
